@@ -1,0 +1,124 @@
+#pragma once
+// The appliance's configuration as plain, validated values. The YAML loader
+// (config_loader.cpp) is the only producer; the snapshot compiler and the
+// console are consumers. No DPDK, no yaml-cpp types here.
+//
+// The model mirrors Linux so the seed's commands translate line by line:
+//   node.id / node.id_wide          = net.ipv6.ioam6_id / ioam6_id_wide
+//   ports[].ioam.{enabled,id,id_wide} = net.ipv6.conf.<if>.ioam6_enabled / _id / _id_wide
+//   namespaces[] / schemas[]        = ip ioam namespace add / schema add / namespace set .. schema
+//   routes[] / neighbors[]          = ip -6 route add / ip -6 neigh add .. nud permanent
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/ipv6_addr.hpp"
+
+namespace ioamfwd::cp {
+
+/// Where a value came from in the YAML file (1-based; 0 = not from a file).
+struct Mark {
+    int line = 0;
+    int column = 0;
+};
+
+struct NodeConfig {
+    uint32_t id = 0xffffff;                   // 24 bits
+    uint64_t id_wide = 0x00ffffffffffffffull;  // 56 bits
+};
+
+struct PortIoamConfig {
+    bool enabled = false;         // process IOAM on ingress (ioam6_enabled)
+    uint16_t id = 0xffff;         // ioam6_id
+    uint32_t id_wide = 0xffffffff;  // ioam6_id_wide
+};
+
+struct PortConfig {
+    std::string name;    // operator's name, used by routes/neighbors ("eth0")
+    std::string device;  // EAL device name ("net_pcap0", "0000:3b:00.0")
+    std::optional<MacAddr> mac;  // overrides the device's own MAC
+    uint16_t mtu = 1500;         // L3 MTU, 1280..9000
+    std::vector<Ipv6Prefix> addresses;  // own addresses; each adds a connected route
+    PortIoamConfig ioam;
+    Mark mark;
+};
+
+struct NamespaceConfig {
+    uint16_t id = 0;
+    uint32_t data = 0xffffffff;
+    uint64_t wide = 0xffffffffffffffffull;
+    std::optional<uint32_t> schema;  // id of a schemas[] entry, bound 1:1
+    Mark mark;
+};
+
+struct SchemaConfig {
+    uint32_t id = 0;            // 24 bits (Linux accepts 32 and corrupts the OSS length)
+    std::vector<uint8_t> data;  // raw bytes, 1..1020; padded to 4n when written
+    Mark mark;
+};
+
+/// IOAM insertion on a route (= ip -6 route add .. encap ioam6 ..).
+struct EncapConfig {
+    enum class Mode { Inline, Encap, Auto };
+    Mode mode = Mode::Inline;             // Linux's default
+    std::optional<Ipv6Addr> tundst;       // required for encap and auto, refused for inline
+    std::optional<Ipv6Addr> tunsrc;       // encap/auto only; default: egress port's address
+    uint32_t freq_k = 1;                  // instrument k packets out of every n
+    uint32_t freq_n = 1;
+    uint32_t trace_type = 0;              // 24 bits, no bits 12-21 or 23
+    uint16_t trace_ns = 0;
+    uint32_t trace_size = 0;              // octets: multiple of 4, 4..244
+    Mark mark;
+};
+
+struct RouteConfig {
+    Ipv6Prefix prefix;  // no host bits set
+    std::string port;   // a ports[].name
+    std::optional<Ipv6Addr> via;  // gateway; absent = on-link (connected)
+    std::optional<EncapConfig> encap;
+    Mark mark;
+};
+
+struct NeighborConfig {
+    Ipv6Addr address;
+    MacAddr mac;
+    std::string port;  // a ports[].name
+    Mark mark;
+};
+
+struct Config {
+    std::string source;  // file name the config came from (for messages)
+    NodeConfig node;
+    std::vector<PortConfig> ports;
+    std::vector<NamespaceConfig> namespaces;
+    std::vector<SchemaConfig> schemas;
+    std::vector<RouteConfig> routes;
+    std::vector<NeighborConfig> neighbors;
+
+    const PortConfig* find_port(const std::string& name) const;
+    const SchemaConfig* find_schema(uint32_t id) const;
+};
+
+/// A refused configuration: what() is "FILE:LINE:COLUMN: REASON".
+class ConfigError : public std::runtime_error {
+public:
+    ConfigError(std::string file, Mark mark, std::string reason);
+    const std::string& file() const { return file_; }
+    const Mark& mark() const { return mark_; }
+    const std::string& reason() const { return reason_; }
+
+private:
+    std::string file_;
+    Mark mark_;
+    std::string reason_;
+};
+
+/// Parse and fully validate a YAML configuration. Throws ConfigError on the
+/// first problem; never returns a partly valid Config.
+Config load_config_file(const std::string& path);
+Config load_config_text(const std::string& text, const std::string& source_name);
+
+}  // namespace ioamfwd::cp
