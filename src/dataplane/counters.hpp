@@ -1,0 +1,70 @@
+#pragma once
+// Every packet that ioamfwd does not forward untouched is counted under one of
+// these reasons. The enum and the name table are one X-macro so the summary,
+// the JSON stats and (later) telemetry can never drift apart. Names are stable
+// API: tests and operators' scripts match on them.
+
+#include <cstdint>
+
+namespace ioamfwd::dp {
+
+// X(enum, "name", "description")
+#define IOAMFWD_DROP_REASONS(X)                                                              \
+    X(NotIpv6, "not_ipv6", "ethertype is not IPv6")                                         \
+    X(L2OtherHost, "l2_other_host", "unicast frame for another MAC")                       \
+    X(Ipv6Truncated, "ipv6_truncated", "frame shorter than Ethernet + IPv6 header")         \
+    X(Ipv6BadVersion, "ipv6_bad_version", "IP version field is not 6")                      \
+    X(Ipv6BadLength, "ipv6_bad_length", "payload length beyond the frame")                  \
+    X(Ipv6BadAddress, "ipv6_bad_address", "multicast source or loopback address")           \
+    X(Jumbogram, "jumbogram", "payload length 0 with Hop-by-Hop (RFC 2675 jumbogram)")      \
+    X(HeadersNotContiguous, "headers_not_contiguous", "headers span mbuf segments")         \
+    X(HbhTruncated, "hbh_truncated", "Hop-by-Hop header runs past the packet")              \
+    X(HbhBadOption, "hbh_bad_option", "option runs past the Hop-by-Hop header")             \
+    X(HbhPadding, "hbh_padding", "more than 7 consecutive padding octets")                  \
+    X(HbhPadnNonzero, "hbh_padn_nonzero", "PadN payload is not zero")                       \
+    X(HbhTooManyOptions, "hbh_too_many_options", "more than 8 non-padding options")         \
+    X(HbhUnknownOption, "hbh_unknown_option", "unknown option whose action is discard")     \
+    X(IoamMisaligned, "ioam_misaligned", "IOAM option not 4n-aligned")                      \
+    X(IoamShort, "ioam_short", "IOAM option length < 2")                                    \
+    X(IoamTraceTruncated, "ioam_trace_truncated", "IOAM option shorter than trace header")  \
+    X(IoamTraceMalformed, "ioam_trace_malformed", "RemainingLen beyond the IOAM option")    \
+    X(IoamNodelenMismatch, "ioam_nodelen_mismatch", "NodeLen inconsistent with trace type") \
+    X(LinkLocal, "link_local", "link-local address, not forwarded")                         \
+    X(Multicast, "multicast", "multicast destination, not forwarded")                       \
+    X(LocalDelivery, "local_delivery", "addressed to the appliance (no local stack yet)")   \
+    X(HopLimitExceeded, "hop_limit_exceeded", "hop limit reached 0")                        \
+    X(NoRoute, "no_route", "no route to the destination")                                   \
+    X(NoNeighbor, "no_neighbor", "next hop has no neighbor entry")                          \
+    X(MtuExceeded, "mtu_exceeded", "packet larger than the egress MTU")                     \
+    X(IoamMtuExceeded, "ioam_mtu_exceeded", "IOAM insertion would exceed the egress MTU")   \
+    X(IoamNoRoom, "ioam_no_room", "mbuf cannot take the inserted IOAM header")              \
+    X(IoamTunnelUnreachable, "ioam_tunnel_unreachable", "no route/neighbor to tundst")      \
+    X(TxFull, "tx_full", "egress queue refused the packet")
+
+// Events that do not drop the packet: IOAM processing outcomes.
+#define IOAMFWD_IOAM_EVENTS(X)                                                               \
+    X(TraceFilled, "ioam_filled", "node data written into a trace")                         \
+    X(TraceOverflowSet, "ioam_overflow_set", "no room: Overflow flag set")                  \
+    X(SkipOverflowFlag, "ioam_skip_overflow", "Overflow already set, nothing written")      \
+    X(SkipPortDisabled, "ioam_skip_disabled", "ingress port not IOAM-enabled")              \
+    X(SkipUnknownNamespace, "ioam_skip_unknown_ns", "namespace not configured")             \
+    X(SkipOptionType, "ioam_skip_option_type", "IOAM option-type other than Pre-allocated") \
+    X(Inserted, "ioam_inserted", "trace inserted by an encap route")                        \
+    X(SampledOut, "ioam_sampled_out", "encap route's freq k/n left the packet alone")       \
+    X(InlineHasHbh, "ioam_inline_has_hbh", "inline: packet already had a Hop-by-Hop")       \
+    X(InsertShift, "ioam_insert_shift", "headroom too small: payload shifted (slow path)")
+
+#define IOAMFWD_ENUM_ENTRY(e, name, desc) e,
+enum class Drop : uint16_t { IOAMFWD_DROP_REASONS(IOAMFWD_ENUM_ENTRY) kCount };
+enum class IoamEvent : uint16_t { IOAMFWD_IOAM_EVENTS(IOAMFWD_ENUM_ENTRY) kCount };
+#undef IOAMFWD_ENUM_ENTRY
+
+inline constexpr unsigned kDropCount = unsigned(Drop::kCount);
+inline constexpr unsigned kIoamEventCount = unsigned(IoamEvent::kCount);
+
+const char* drop_name(Drop d);
+const char* drop_description(Drop d);
+const char* ioam_event_name(IoamEvent e);
+const char* ioam_event_description(IoamEvent e);
+
+}  // namespace ioamfwd::dp

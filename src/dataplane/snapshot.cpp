@@ -1,0 +1,185 @@
+#include "dataplane/snapshot.hpp"
+
+#include <rte_errno.h>
+#include <rte_fib6.h>
+#include <rte_hash.h>
+#include <rte_jhash.h>
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
+
+#include <cstring>
+
+namespace ioamfwd::dp {
+
+namespace {
+
+struct NeighborKey {
+    uint8_t addr[16];
+    uint16_t port;
+    uint16_t pad;
+};
+static_assert(sizeof(NeighborKey) == 20);
+
+uint64_t mac_to_u64(const rte_ether_addr& m) {
+    uint64_t v = 0;
+    std::memcpy(&v, m.addr_bytes, RTE_ETHER_ADDR_LEN);
+    return v;
+}
+
+// DPDK objects are named globally inside a process, so every snapshot's tables
+// need their own names.
+std::atomic<uint64_t> g_table_serial{0};
+
+}  // namespace
+
+Snapshot::Snapshot() : ns_index_(new uint16_t[65536]()) {
+    nexthops.push_back(NextHop{});  // index 0: no route
+}
+
+Snapshot::~Snapshot() {
+    if (fib) rte_fib6_free(fib);
+    if (neighbors_) rte_hash_free(neighbors_);
+}
+
+bool Snapshot::init_tables(unsigned max_routes, unsigned max_neighbors, std::string& err) {
+    const uint64_t serial = g_table_serial.fetch_add(1);
+    std::string fib_name = "fib6_" + std::to_string(serial);
+    rte_fib6_conf conf{};
+    conf.type = RTE_FIB6_TRIE;
+    conf.default_nh = 0;
+    conf.max_routes = int(max_routes < 64 ? 64 : max_routes);
+    conf.rib_ext_sz = 0;
+    // 2-octet next hops halve the 16 M-entry first level (32 MiB instead of 64),
+    // which matters under --no-huge; 32 767 next hops is plenty for now.
+    conf.trie.nh_sz = RTE_FIB6_TRIE_2B;
+    // Each prefix longer than /24 needs one 8-bit group per further octet.
+    conf.trie.num_tbl8 = 256 + 14 * uint32_t(conf.max_routes);
+    fib = rte_fib6_create(fib_name.c_str(), SOCKET_ID_ANY, &conf);
+    if (!fib) {
+        err = std::string("cannot create the route table: ") + rte_strerror(rte_errno);
+        return false;
+    }
+
+    std::string hash_name = "neigh_" + std::to_string(serial);
+    rte_hash_parameters hp{};
+    hp.name = hash_name.c_str();
+    hp.entries = max_neighbors < 64 ? 64 : max_neighbors;
+    hp.key_len = sizeof(NeighborKey);
+    hp.hash_func = rte_jhash;
+    hp.socket_id = SOCKET_ID_ANY;
+    neighbors_ = rte_hash_create(&hp);
+    if (!neighbors_) {
+        err = std::string("cannot create the neighbor table: ") + rte_strerror(rte_errno);
+        return false;
+    }
+    return true;
+}
+
+uint32_t Snapshot::add_nexthop(const NextHop& nh) {
+    nexthops.push_back(nh);
+    return uint32_t(nexthops.size() - 1);
+}
+
+bool Snapshot::add_route(const uint8_t addr[16], uint8_t depth, uint32_t nh_index,
+                         std::string& err) {
+    if (nh_index > 0x7fff) {
+        err = "too many next hops (32767 at most)";
+        return false;
+    }
+    uint8_t a[16];
+    std::memcpy(a, addr, 16);
+    int rc = rte_fib6_add(fib, a, depth, nh_index);
+    if (rc < 0) {
+        err = std::string("cannot add route: ") + rte_strerror(-rc);
+        return false;
+    }
+    return true;
+}
+
+bool Snapshot::add_neighbor(uint16_t port, const uint8_t addr[16], const rte_ether_addr& mac,
+                            std::string& err) {
+    NeighborKey key{};
+    std::memcpy(key.addr, addr, 16);
+    key.port = port;
+    int rc = rte_hash_add_key_data(neighbors_, &key,
+                                   reinterpret_cast<void*>(uintptr_t(mac_to_u64(mac))));
+    if (rc < 0) {
+        err = std::string("cannot add neighbor: ") + rte_strerror(-rc);
+        return false;
+    }
+    return true;
+}
+
+const NextHop& Snapshot::lookup(const uint8_t addr[16]) const {
+    uint8_t ip[1][16];
+    std::memcpy(ip[0], addr, 16);
+    uint64_t nh = 0;
+    rte_fib6_lookup_bulk(fib, ip, &nh, 1);
+    return nexthops[nh < nexthops.size() ? nh : 0];
+}
+
+bool Snapshot::lookup_neighbor(uint16_t port, const uint8_t addr[16], rte_ether_addr& out) const {
+    NeighborKey key{};
+    std::memcpy(key.addr, addr, 16);
+    key.port = port;
+    void* data = nullptr;
+    if (rte_hash_lookup_data(neighbors_, &key, &data) < 0) return false;
+    const uint64_t v = uint64_t(uintptr_t(data));
+    std::memcpy(out.addr_bytes, &v, RTE_ETHER_ADDR_LEN);
+    return true;
+}
+
+void Snapshot::set_namespace(uint16_t id, NamespaceEntry entry) {
+    uint16_t idx = ns_index_[id];
+    if (idx == 0) {
+        namespaces_.push_back(std::move(entry));
+        idx = uint16_t(namespaces_.size());
+        ns_index_[id] = idx;
+    } else {
+        namespaces_[idx - 1] = std::move(entry);
+    }
+    // The vector may have moved every entry: re-point each at its own bytes.
+    for (auto& e : namespaces_) e.data.oss = e.oss.data();
+}
+
+bool SnapshotSlot::init(unsigned n_readers, std::string& err) {
+    const size_t sz = rte_rcu_qsbr_get_memsize(n_readers);
+    qsv_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("ioamfwd_qsbr", sz, RTE_CACHE_LINE_SIZE));
+    if (!qsv_) {
+        err = "cannot allocate the QSBR variable";
+        return false;
+    }
+    if (rte_rcu_qsbr_init(qsv_, n_readers) != 0) {
+        err = "cannot initialise the QSBR variable";
+        return false;
+    }
+    return true;
+}
+
+void SnapshotSlot::shutdown() {
+    delete current_.exchange(nullptr);
+    rte_free(qsv_);
+    qsv_ = nullptr;
+}
+
+std::unique_ptr<Snapshot> SnapshotSlot::publish(std::unique_ptr<Snapshot> next) {
+    const Snapshot* prev = current_.exchange(next.release(), std::memory_order_acq_rel);
+    // Every online worker must report a quiescent state after the exchange
+    // before `prev` can be freed; offline workers hold no reference.
+    if (qsv_) rte_rcu_qsbr_synchronize(qsv_, RTE_QSBR_THRID_INVALID);
+    return std::unique_ptr<Snapshot>(const_cast<Snapshot*>(prev));
+}
+
+void SnapshotSlot::reader_online(unsigned reader) {
+    rte_rcu_qsbr_thread_register(qsv_, reader);
+    rte_rcu_qsbr_thread_online(qsv_, reader);
+}
+
+void SnapshotSlot::reader_quiescent(unsigned reader) { rte_rcu_qsbr_quiescent(qsv_, reader); }
+
+void SnapshotSlot::reader_offline(unsigned reader) {
+    rte_rcu_qsbr_thread_offline(qsv_, reader);
+    rte_rcu_qsbr_thread_unregister(qsv_, reader);
+}
+
+}  // namespace ioamfwd::dp

@@ -1,0 +1,141 @@
+#pragma once
+// The immutable configuration a worker forwards with. The control plane builds
+// a new Snapshot for every change and publishes it through SnapshotSlot;
+// workers load the pointer once per loop iteration and never see a half-made
+// change. Old snapshots are freed only after every worker has passed a
+// quiescent point (DPDK QSBR), so a worker may use its pointer for a whole burst.
+
+#include <rte_ether.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/ioam_hbh_build.hpp"
+#include "dataplane/trace_fill.hpp"
+
+struct rte_fib6;
+struct rte_hash;
+struct rte_rcu_qsbr;
+
+namespace ioamfwd::dp {
+
+inline constexpr unsigned kMaxPorts = RTE_MAX_ETHPORTS;
+/// Routes with IOAM insertion; bounded so workers keep their frequency
+/// counters in a fixed array.
+inline constexpr unsigned kMaxEncapRoutes = 4096;
+
+struct PortView {
+    bool active = false;
+    rte_ether_addr mac{};
+    uint16_t mtu = 1500;
+    bool ioam_enabled = false;
+    uint16_t ioam_id = 0xffff;
+    uint32_t ioam_id_wide = 0xffffffff;
+};
+
+/// What a FIB entry resolves to. Index 0 of Snapshot::nexthops is "no route".
+struct NextHop {
+    enum class Kind : uint8_t { NoRoute, Forward, Local };
+    Kind kind = Kind::NoRoute;
+    bool on_link = false;   // resolve the packet's own destination (connected route)
+    bool resolved = false;  // gateway's MAC known at build time
+    uint16_t port = 0;
+    uint16_t encap = 0;     // 1 + index into Snapshot::encaps; 0 = plain route
+    rte_ether_addr dst_mac{};
+};
+
+/// A route's IOAM insertion, ready to apply (reference §3): the Hop-by-Hop
+/// header is built once here and copied per packet.
+struct EncapProfile {
+    enum class Mode : uint8_t { Inline, Encap };  // "auto" is Encap for forwarded traffic
+    Mode mode = Mode::Inline;
+    uint32_t freq_k = 1;
+    uint32_t freq_n = 1;
+    uint16_t hbh_len = 0;
+    uint8_t hbh[kIoamHbhMax];  // next-header octet patched per packet
+    uint8_t tunsrc[16];
+    uint8_t tundst[16];
+    // Where the outer destination routes, resolved at build time. A tunnel
+    // that cannot be reached (no route, no neighbour, local) is counted per
+    // packet rather than refused, so a later neighbour can fix it.
+    bool tunnel_ok = false;
+    uint16_t tunnel_port = 0;
+    rte_ether_addr tunnel_mac{};
+
+    /// Octets added to the IPv6 packet.
+    uint16_t overhead() const { return uint16_t(hbh_len + (mode == Mode::Encap ? 40 : 0)); }
+};
+
+struct NamespaceEntry {
+    NamespaceData data;
+    std::vector<uint8_t> oss;  // backing store for data.oss
+};
+
+class Snapshot {
+public:
+    Snapshot();
+    ~Snapshot();
+    Snapshot(const Snapshot&) = delete;
+    Snapshot& operator=(const Snapshot&) = delete;
+
+    /// Create the lookup tables; `err` gets the reason on failure.
+    bool init_tables(unsigned max_routes, unsigned max_neighbors, std::string& err);
+    /// Returns the next-hop index to use in add_route.
+    uint32_t add_nexthop(const NextHop& nh);
+    bool add_route(const uint8_t addr[16], uint8_t depth, uint32_t nh_index, std::string& err);
+    bool add_neighbor(uint16_t port, const uint8_t addr[16], const rte_ether_addr& mac,
+                      std::string& err);
+    void set_namespace(uint16_t id, NamespaceEntry entry);
+
+    // Read side, used by workers.
+    const NamespaceData* find_namespace(uint16_t id) const {
+        const uint16_t idx = ns_index_[id];
+        return idx ? &namespaces_[idx - 1].data : nullptr;
+    }
+    /// Neighbour MAC by (port, address); false when there is no entry.
+    bool lookup_neighbor(uint16_t port, const uint8_t addr[16], rte_ether_addr& out) const;
+
+    /// Route lookup for one address (control thread; workers use bulk).
+    const NextHop& lookup(const uint8_t addr[16]) const;
+
+    NodeIds node;
+    PortView ports[kMaxPorts];
+    std::vector<NextHop> nexthops;  // [0] = no route
+    std::vector<EncapProfile> encaps;
+    rte_fib6* fib = nullptr;
+    uint64_t generation = 0;
+
+private:
+    rte_hash* neighbors_ = nullptr;
+    std::vector<NamespaceEntry> namespaces_;
+    std::unique_ptr<uint16_t[]> ns_index_;  // 65536 entries: namespace id -> index + 1
+};
+
+/// The published pointer plus the QSBR state that guards its reclamation.
+class SnapshotSlot {
+public:
+    bool init(unsigned n_readers, std::string& err);
+    /// Free the live snapshot and the QSBR state; call once workers have
+    /// stopped and before the EAL is torn down (both live in EAL memory).
+    void shutdown();
+    ~SnapshotSlot() { shutdown(); }
+
+    /// Control thread: install `next`, wait until no worker can still hold the
+    /// previous one, and hand the previous one back for freeing.
+    std::unique_ptr<Snapshot> publish(std::unique_ptr<Snapshot> next);
+
+    // Worker side.
+    const Snapshot* acquire() const { return current_.load(std::memory_order_acquire); }
+    void reader_online(unsigned reader);
+    void reader_quiescent(unsigned reader);
+    void reader_offline(unsigned reader);
+
+private:
+    std::atomic<const Snapshot*> current_{nullptr};
+    rte_rcu_qsbr* qsv_ = nullptr;
+};
+
+}  // namespace ioamfwd::dp

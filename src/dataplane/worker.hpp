@@ -1,0 +1,31 @@
+#pragma once
+// The poll-mode worker: one per worker lcore, each owning a set of rx queues
+// and one tx queue on every port.
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "dataplane/snapshot.hpp"
+#include "dataplane/worker_stats.hpp"
+
+namespace ioamfwd::dp {
+
+struct RxQueueRef {
+    uint16_t port;
+    uint16_t queue;
+};
+
+struct WorkerConfig {
+    unsigned index = 0;  // QSBR reader id and tx queue id on every port
+    std::vector<RxQueueRef> rx;
+    std::vector<uint16_t> tx_ports;  // every started port
+    SnapshotSlot* slot = nullptr;
+    WorkerStats* stats = nullptr;
+    const std::atomic<bool>* stop = nullptr;
+};
+
+/// lcore entry point (rte_eal_remote_launch); `arg` is a WorkerConfig*.
+int worker_main(void* arg);
+
+}  // namespace ioamfwd::dp
