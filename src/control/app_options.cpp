@@ -1,0 +1,108 @@
+#include "control/app_options.hpp"
+
+#include <cstring>
+
+namespace ioamfwd::cp {
+
+namespace {
+bool parse_u32(const std::string& s, uint32_t& out) {
+    if (s.empty() || s.size() > 10) return false;
+    uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + uint64_t(c - '0');
+    }
+    if (v > 0xffffffffull) return false;
+    out = uint32_t(v);
+    return true;
+}
+}  // namespace
+
+bool wants_help(int argc, char** argv) {
+    bool after_sep = false;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--") == 0) after_sep = true;
+        bool is_help = std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0;
+        if (is_help && (after_sep || argc == 2)) return true;
+    }
+    return false;
+}
+
+std::string usage(const std::string& prog) {
+    return "Usage: " + prog + " [EAL options] -- --config FILE [options]\n"
+           "\n"
+           "ioamfwd forwards IPv6 between DPDK ports and processes IOAM (RFC 9197/9486)\n"
+           "Pre-allocated Trace options exactly as a Linux node with the same IDs does.\n"
+           "Ports come from the EAL (PCI devices or --vdev net_pcap0,rx_pcap=IN,tx_pcap=OUT)\n"
+           "and are matched to the configuration's ports[].device by device name.\n"
+           "The main lcore runs the control thread; every other lcore runs a worker.\n"
+           "\n"
+           "Options:\n"
+           "  --config FILE       YAML configuration (required; keys in config/README.md)\n"
+           "  --idle-exit MS      stop once no port has received a packet for MS ms,\n"
+           "                      after flushing every tx buffer (replay runs)\n"
+           "  --stats-json FILE   at exit, write every counter as JSON to FILE\n"
+           "  --log-level LEVEL   trace|debug|info|warn|error|off (default info)\n"
+           "  -h, --help          this text\n"
+           "\n"
+           "Signals: SIGINT/SIGTERM stop cleanly and print the summary; SIGHUP reloads\n"
+           "the configuration file (refused as a whole if invalid; the running\n"
+           "configuration stays in force).\n"
+           "\n"
+           "Example (replay a capture through the seed's Porthos transit node):\n"
+           "  " + prog + " -l 0-1 --no-huge -m 512 --no-shconf --no-pci \\\n"
+           "     --vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out0.pcap \\\n"
+           "     --vdev net_pcap1,rx_pcap=empty.pcap,tx_pcap=out1.pcap \\\n"
+           "     -- --config config/porthos.yaml --idle-exit 500\n";
+}
+
+std::optional<AppOptions> parse_app_options(const std::vector<std::string>& args,
+                                            std::string& err) {
+    AppOptions o;
+    for (size_t i = 1; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        auto value = [&](std::string& out) {
+            if (i + 1 >= args.size()) {
+                err = "option " + a + " needs a value";
+                return false;
+            }
+            out = args[++i];
+            return true;
+        };
+        if (a == "-h" || a == "--help") {
+            o.help = true;
+        } else if (a == "--config") {
+            if (!value(o.config_path)) return std::nullopt;
+        } else if (a == "--stats-json") {
+            if (!value(o.stats_json_path)) return std::nullopt;
+        } else if (a == "--log-level") {
+            if (!value(o.log_level)) return std::nullopt;
+            static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+            bool ok = false;
+            for (const char* l : kLevels) ok = ok || o.log_level == l;
+            if (!ok) {
+                err = "--log-level: unknown level '" + o.log_level + "'";
+                return std::nullopt;
+            }
+        } else if (a == "--idle-exit") {
+            std::string v;
+            uint32_t ms;
+            if (!value(v)) return std::nullopt;
+            if (!parse_u32(v, ms) || ms == 0) {
+                err = "--idle-exit: '" + v + "' is not a number of milliseconds (1..4294967295)";
+                return std::nullopt;
+            }
+            o.idle_exit_ms = ms;
+        } else {
+            err = "unknown option '" + a + "' (see --help)";
+            return std::nullopt;
+        }
+    }
+    if (!o.help && o.config_path.empty()) {
+        err = "--config FILE is required (see --help)";
+        return std::nullopt;
+    }
+    return o;
+}
+
+}  // namespace ioamfwd::cp

@@ -1,0 +1,31 @@
+#pragma once
+// The application's own command line, after EAL's options and "--", in the
+// style of testpmd and l3fwd.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ioamfwd::cp {
+
+struct AppOptions {
+    std::string config_path;
+    std::optional<uint32_t> idle_exit_ms;
+    std::string stats_json_path;
+    std::string log_level = "info";
+    bool help = false;
+};
+
+/// Parses the application arguments (argv[0] is the program name). Returns
+/// nullopt and sets `err` on a bad command line.
+std::optional<AppOptions> parse_app_options(const std::vector<std::string>& args,
+                                            std::string& err);
+
+/// True if the user asked for our help with no EAL arguments to parse first
+/// ("ioamfwd --help", or "--help" anywhere after "--").
+bool wants_help(int argc, char** argv);
+
+std::string usage(const std::string& prog);
+
+}  // namespace ioamfwd::cp

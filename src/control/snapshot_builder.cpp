@@ -1,0 +1,182 @@
+#include "control/snapshot_builder.hpp"
+
+#include <cstring>
+#include <map>
+
+
+namespace ioamfwd::cp {
+
+namespace {
+
+const PortBinding* find_binding(const std::vector<PortBinding>& ports, const std::string& name) {
+    for (const auto& b : ports)
+        if (b.name == name) return &b;
+    return nullptr;
+}
+
+rte_ether_addr to_ether(const MacAddr& m) {
+    rte_ether_addr e;
+    std::memcpy(e.addr_bytes, m.bytes.data(), 6);
+    return e;
+}
+
+const NeighborConfig* find_neighbor(const Config& cfg, const std::string& port,
+                                    const Ipv6Addr& addr) {
+    for (const auto& n : cfg.neighbors)
+        if (n.port == port && n.address == addr) return &n;
+    return nullptr;
+}
+
+std::string route_error(const Config& cfg, const RouteConfig& rc, const std::string& why) {
+    return cfg.source + ":" + std::to_string(rc.mark.line) + ":" + std::to_string(rc.mark.column) +
+           ": route " + rc.prefix.to_string() + ": " + why;
+}
+
+dp::EncapProfile make_encap_profile(const EncapConfig& ec) {
+    dp::EncapProfile p;
+    p.mode = ec.mode == EncapConfig::Mode::Inline ? dp::EncapProfile::Mode::Inline
+                                                  : dp::EncapProfile::Mode::Encap;
+    p.freq_k = ec.freq_k;
+    p.freq_n = ec.freq_n;
+    p.hbh_len = uint16_t(dp::build_ioam_hbh(p.hbh, 0, ec.trace_ns, ec.trace_type, ec.trace_size));
+    if (ec.tundst) std::memcpy(p.tundst, ec.tundst->bytes.data(), 16);
+    return p;
+}
+
+// Route the tunnel destination once per snapshot instead of once per packet
+// (Linux keeps a per-route dst cache for the same reason). The outer source
+// defaults to the first address of the port the tunnel leaves by, which is
+// what Linux's source address selection picks on a port with one address.
+bool resolve_tunnel(const Config& cfg, const RouteConfig& rc, const std::vector<PortBinding>& ports,
+                    dp::Snapshot& snap, dp::EncapProfile& p, std::string& err) {
+    const EncapConfig& ec = *rc.encap;
+    if (p.mode != dp::EncapProfile::Mode::Encap) return true;
+    const dp::NextHop& nh = snap.lookup(ec.tundst->bytes.data());
+    if (nh.kind == dp::NextHop::Kind::Forward) {
+        p.tunnel_port = nh.port;
+        if (nh.on_link)
+            p.tunnel_ok = snap.lookup_neighbor(nh.port, ec.tundst->bytes.data(), p.tunnel_mac);
+        else if (nh.resolved) {
+            p.tunnel_ok = true;
+            p.tunnel_mac = nh.dst_mac;
+        }
+    }
+    if (ec.tunsrc) {
+        std::memcpy(p.tunsrc, ec.tunsrc->bytes.data(), 16);
+        return true;
+    }
+    const PortConfig* pc = nullptr;
+    if (nh.kind == dp::NextHop::Kind::Forward)
+        for (const auto& b : ports)
+            if (b.port_id == nh.port) pc = cfg.find_port(b.name);
+    if (!pc || pc->addresses.empty()) {
+        err = route_error(cfg, rc,
+                          "encap needs a tunnel source: set encap.tunsrc, or give the port that "
+                          "reaches tundst " + ec.tundst->to_string() + " an address");
+        return false;
+    }
+    std::memcpy(p.tunsrc, pc->addresses.front().addr.bytes.data(), 16);
+    return true;
+}
+
+}  // namespace
+
+std::unique_ptr<dp::Snapshot> build_snapshot(const Config& cfg,
+                                             const std::vector<PortBinding>& ports,
+                                             uint64_t generation, std::string& err) {
+    auto snap = std::make_unique<dp::Snapshot>();
+    snap->generation = generation;
+    snap->node.id = cfg.node.id;
+    snap->node.id_wide = cfg.node.id_wide;
+
+    for (const auto& pc : cfg.ports) {
+        const PortBinding* b = find_binding(ports, pc.name);
+        if (!b) {
+            err = "port " + pc.name + " is not bound to a device";
+            return nullptr;
+        }
+        dp::PortView& v = snap->ports[b->port_id];
+        v.active = true;
+        v.mac = b->mac;
+        v.mtu = pc.mtu;
+        v.ioam_enabled = pc.ioam.enabled;
+        v.ioam_id = pc.ioam.id;
+        v.ioam_id_wide = pc.ioam.id_wide;
+    }
+
+    for (const auto& ns : cfg.namespaces) {
+        dp::NamespaceEntry e;
+        e.data.data = ns.data;
+        e.data.wide = ns.wide;
+        const SchemaConfig* sc = ns.schema ? cfg.find_schema(*ns.schema) : nullptr;
+        e.oss = sc ? dp::build_opaque_state_snapshot(sc->data.data(), sc->data.size(), sc->id)
+                   : dp::build_opaque_state_snapshot(nullptr, 0, 0);
+        e.data.oss_words = uint16_t(e.oss.size() / 4);
+        snap->set_namespace(ns.id, std::move(e));
+    }
+
+    // Routes by prefix, in increasing precedence: connected, static, local.
+    // Later entries replace earlier ones, as an explicit route replaces the
+    // kernel's connected route and the local table wins in Linux.
+    std::map<std::pair<Ipv6Addr, uint8_t>, uint32_t> table;
+    dp::NextHop local;
+    local.kind = dp::NextHop::Kind::Local;
+    const uint32_t local_nh = snap->add_nexthop(local);
+    for (const auto& pc : cfg.ports) {
+        const PortBinding* b = find_binding(ports, pc.name);
+        for (const auto& a : pc.addresses) {
+            if (a.length == 128) continue;
+            dp::NextHop nh;
+            nh.kind = dp::NextHop::Kind::Forward;
+            nh.on_link = true;
+            nh.port = b->port_id;
+            table[{a.network(), a.length}] = snap->add_nexthop(nh);
+        }
+    }
+    std::vector<const RouteConfig*> encap_routes;
+    for (const auto& rc : cfg.routes) {
+        const PortBinding* b = find_binding(ports, rc.port);
+        dp::NextHop nh;
+        nh.kind = dp::NextHop::Kind::Forward;
+        nh.port = b->port_id;
+        if (rc.encap) {
+            if (snap->encaps.size() >= dp::kMaxEncapRoutes) {
+                err = route_error(cfg, rc, "more than " + std::to_string(dp::kMaxEncapRoutes) +
+                                               " routes with encap");
+                return nullptr;
+            }
+            snap->encaps.push_back(make_encap_profile(*rc.encap));
+            encap_routes.push_back(&rc);
+            nh.encap = uint16_t(snap->encaps.size());
+        }
+        if (rc.via) {
+            // Static neighbours are known now; an unknown gateway is counted as
+            // no_neighbor per packet until neighbour discovery exists.
+            if (const NeighborConfig* n = find_neighbor(cfg, rc.port, *rc.via)) {
+                nh.resolved = true;
+                nh.dst_mac = to_ether(n->mac);
+            }
+        } else {
+            nh.on_link = true;
+        }
+        table[{rc.prefix.addr, rc.prefix.length}] = snap->add_nexthop(nh);
+    }
+    for (const auto& pc : cfg.ports)
+        for (const auto& a : pc.addresses) table[{a.addr, 128}] = local_nh;
+
+    if (!snap->init_tables(unsigned(table.size()), unsigned(cfg.neighbors.size()), err))
+        return nullptr;
+    for (const auto& [prefix, nh] : table)
+        if (!snap->add_route(prefix.first.bytes.data(), prefix.second, nh, err)) return nullptr;
+    for (const auto& n : cfg.neighbors) {
+        const PortBinding* b = find_binding(ports, n.port);
+        if (!snap->add_neighbor(b->port_id, n.address.bytes.data(), to_ether(n.mac), err))
+            return nullptr;
+    }
+    for (size_t i = 0; i < encap_routes.size(); ++i)
+        if (!resolve_tunnel(cfg, *encap_routes[i], ports, *snap, snap->encaps[i], err))
+            return nullptr;
+    return snap;
+}
+
+}  // namespace ioamfwd::cp

@@ -1,0 +1,43 @@
+#pragma once
+// Sums the per-worker counters and renders them for people (the exit summary)
+// and for scripts (--stats-json).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dataplane/worker_stats.hpp"
+
+namespace ioamfwd::cp {
+
+struct PortLabel {
+    std::string name;
+    std::string device;
+    uint16_t port_id = 0;
+};
+
+struct StatsTotals {
+    uint64_t drops[dp::kDropCount] = {};
+    uint64_t ioam[dp::kIoamEventCount] = {};
+    uint64_t rx[dp::kMaxPorts] = {};
+    uint64_t tx[dp::kMaxPorts] = {};
+    uint64_t rx_bursts = 0;
+    uint64_t rx_full_bursts = 0;
+
+    uint64_t total_rx() const;
+    uint64_t total_drops() const;
+};
+
+StatsTotals sum_stats(const std::vector<const dp::WorkerStats*>& workers);
+
+struct RunInfo {
+    uint64_t runtime_ms = 0;
+    uint64_t mbufs_in_use = 0;
+};
+
+std::string format_summary(const StatsTotals& t, const std::vector<PortLabel>& ports,
+                           const RunInfo& run);
+std::string format_json(const StatsTotals& t, const std::vector<PortLabel>& ports,
+                        const RunInfo& run);
+
+}  // namespace ioamfwd::cp

@@ -1,0 +1,3 @@
+#include "control/app.hpp"
+
+int main(int argc, char** argv) { return ioamfwd::cp::run_app(argc, argv); }
