@@ -8,6 +8,8 @@
 //   ports[].ioam.{enabled,id,id_wide} = net.ipv6.conf.<if>.ioam6_enabled / _id / _id_wide
 //   namespaces[] / schemas[]        = ip ioam namespace add / schema add / namespace set .. schema
 //   routes[] / neighbors[]          = ip -6 route add / ip -6 neigh add .. nud permanent
+//   routes[].encap                  = ip -6 route add .. encap ioam6 ..
+//   ports[].decap                   = ip link set ip6tnl0 up (ip6ip6 decapsulation)
 
 #include <cstdint>
 #include <optional>
@@ -37,12 +39,23 @@ struct PortIoamConfig {
 };
 
 struct PortConfig {
+    /// What an edge port does with IOAM options arriving from outside the
+    /// domain (RFC 9486 §6, RFC 9197 §4).
+    enum class EdgePolicy {
+        Ignore,  // neither process nor remove them (Linux's behaviour)
+        Strip,   // remove them before processing the packet
+        Drop,    // drop the packet
+    };
+
     std::string name;    // operator's name, used by routes/neighbors ("eth0")
     std::string device;  // EAL device name ("net_pcap0", "0000:3b:00.0")
     std::optional<MacAddr> mac;  // overrides the device's own MAC
     uint16_t mtu = 1500;         // L3 MTU, 1280..9000
     std::vector<Ipv6Prefix> addresses;  // own addresses; each adds a connected route
     PortIoamConfig ioam;
+    bool decap = false;  // end ip6ip6 tunnels arriving here (ip link set ip6tnl0 up)
+    bool edge = false;   // faces the outside of the IOAM domain
+    EdgePolicy edge_policy = EdgePolicy::Ignore;  // only with edge
     Mark mark;
 };
 

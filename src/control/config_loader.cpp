@@ -1,19 +1,25 @@
 // YAML configuration loader: text -> validated Config, all or nothing.
 //
 // One function per section, each with the list of keys it accepts, so a new
-// key (route `encap:`, port `decap:` / `edge:`) is one entry in a key list
-// plus one read. Sections are read in dependency order (ports and schemas
-// before the entries that name them) whatever their order in the file, so
-// cross-references are checked while reading and every refusal points at the
-// node that caused it.
+// key is one entry in a key list plus one read. Sections are read in
+// dependency order (ports and schemas before the entries that name them)
+// whatever their order in the file, so cross-references are checked while
+// reading and every refusal points at the node that caused it. Within a
+// mapping, keys are read in the loader's order too, so rules that tie keys
+// together (encap mode and tundst, edge and edge_policy) hold in any order.
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <optional>
+#include <string_view>
 #include <system_error>
 
+#include "common/trace_type.hpp"
 #include "control/config.hpp"
 #include "control/yaml_reader.hpp"
 
@@ -44,6 +50,24 @@ constexpr uint64_t kMinMtu = 1280;  // IPv6 minimum link MTU
 constexpr uint64_t kMaxMtu = 9000;
 constexpr size_t kMaxPortNameLength = 32;
 constexpr size_t kMaxDeviceNameLength = 63;  // RTE_DEV_NAME_MAX_LEN less the NUL
+// Route encap (ip -6 route .. encap ioam6), as Linux's ioam6_iptunnel checks it.
+constexpr uint64_t kMaxEncapFreq = 1000000;  // IOAM6_IPTUNNEL_FREQ_MAX; K and N in 1..this
+constexpr uint64_t kMaxTraceType = 0xffffff;
+constexpr uint64_t kMaxTraceNamespace = 0xffff;
+// The IOAM option length octet covers its 2 octets of reserved/option-type,
+// the 8-octet trace header and the data: 255 - 10 = 245, so at most 244
+// octets of data, a whole number of 4-octet words.
+constexpr uint64_t kMinTraceSize = 4;
+constexpr uint64_t kMaxTraceSize = 244;
+
+// The messages below name "bits 12-21" and "bit 23"; keep them true.
+constexpr uint32_t bits_from(unsigned first, unsigned last) {
+    uint32_t mask = 0;
+    for (unsigned n = first; n <= last; ++n) mask |= trace::bit(n);
+    return mask;
+}
+static_assert(trace::kUndefinedMask == bits_from(12, 21));
+static_assert(trace::kReservedBit == trace::bit(23));
 
 std::string position(const Mark& m) {
     return "line " + std::to_string(m.line) + ", column " + std::to_string(m.column);
@@ -122,6 +146,79 @@ Ipv6Prefix read_prefix(const Field& field, uint8_t min_length) {
     return prefix;
 }
 
+std::string hex24(uint32_t value) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%06x", unsigned(value));
+    return buf;
+}
+
+const char* mode_name(EncapConfig::Mode mode) {
+    switch (mode) {
+    case EncapConfig::Mode::Inline:
+        return "inline";
+    case EncapConfig::Mode::Encap:
+        return "encap";
+    case EncapConfig::Mode::Auto:
+        return "auto";
+    }
+    return "?";
+}
+
+EncapConfig::Mode read_encap_mode(const Field& field) {
+    std::string text = yaml::read_string(field);
+    for (auto mode : {EncapConfig::Mode::Inline, EncapConfig::Mode::Encap, EncapConfig::Mode::Auto})
+        if (text == mode_name(mode)) return mode;
+    field.fail(yaml::quote(text) + " is not an encap mode; expected inline, encap or auto");
+}
+
+// "K/N" = instrument the first K of every N packets (`freq K/N`). Each number
+// is decimal without a leading zero; a value too long to hold is kept just
+// past the maximum so that it is reported as out of range, not as bad syntax.
+void read_encap_freq(const Field& field, EncapConfig& encap) {
+    std::string text = yaml::read_string(field);
+    auto number = [](std::string_view digits) -> std::optional<uint64_t> {
+        if (digits.empty() || (digits.size() > 1 && digits[0] == '0')) return std::nullopt;
+        uint64_t value = 0;
+        for (char c : digits) {
+            if (c < '0' || c > '9') return std::nullopt;
+            value = std::min<uint64_t>(value * 10 + uint64_t(c - '0'), kMaxEncapFreq + 1);
+        }
+        return value;
+    };
+    size_t slash = text.find('/');
+    std::optional<uint64_t> k, n;
+    if (slash != std::string::npos) {
+        k = number(std::string_view(text).substr(0, slash));
+        n = number(std::string_view(text).substr(slash + 1));
+    }
+    if (!k || !n)
+        field.fail(yaml::quote(text) + " is not K/N; write two decimal numbers such as 1/2 "
+                                       "(instrument K packets out of every N)");
+    if (*k < 1 || *k > kMaxEncapFreq || *n < 1 || *n > kMaxEncapFreq)
+        field.fail(text + ": K and N must each be in 1.." + std::to_string(kMaxEncapFreq));
+    if (*k > *n)
+        field.fail(text + ": K must not exceed N (K packets are instrumented out of every N)");
+    encap.freq_k = uint32_t(*k);
+    encap.freq_n = uint32_t(*n);
+}
+
+// The rule is trace::valid_for_insertion; the checks before the last one only
+// say which part of it the type breaks.
+uint32_t read_trace_type(const Field& field) {
+    auto type = uint32_t(yaml::read_uint(field, 0, kMaxTraceType));
+    if (trace::valid_for_insertion(type)) return type;
+    if (type == 0)
+        field.fail("0 selects no data; set at least one bit (0x800000 is bit 0, hop limit and "
+                   "node id)");
+    for (unsigned n = 12; n <= 21; ++n)
+        if (type & trace::kUndefinedMask & trace::bit(n))
+            field.fail(hex24(type) + " sets bit " + std::to_string(n) +
+                       ": bits 12-21 are undefined and cannot be inserted");
+    if (type & trace::kReservedBit)
+        field.fail(hex24(type) + " sets bit 23: bit 23 is reserved and cannot be inserted");
+    field.fail(hex24(type) + " cannot be inserted");
+}
+
 MacAddr read_unicast_mac(const Field& field) {
     std::string text = yaml::read_string(field);
     auto mac = MacAddr::parse(text);
@@ -162,12 +259,15 @@ private:
     PortConfig read_port(const Field& entry);
     void read_port_addresses(const Field& field, PortConfig& port);
     void read_port_ioam(const Field& field, PortIoamConfig& ioam);
+    void read_port_edge(const MapReader& map, PortConfig& port);
     void read_schemas(const Field& field);
     SchemaConfig read_schema(const Field& entry);
     void read_namespaces(const Field& field);
     NamespaceConfig read_namespace(const Field& entry);
     void read_routes(const Field& field);
     RouteConfig read_route(const Field& entry);
+    EncapConfig read_encap(const Field& field);
+    void read_trace(const Field& field, EncapConfig& encap);
     void read_neighbors(const Field& field);
     NeighborConfig read_neighbor(const Field& entry);
 
@@ -207,7 +307,8 @@ void Loader::read_ports(const Field& field) {
 }
 
 PortConfig Loader::read_port(const Field& entry) {
-    MapReader map(entry, {"name", "device", "mac", "mtu", "addresses", "ioam"});
+    MapReader map(entry, {"name", "device", "mac", "mtu", "addresses", "ioam", "decap", "edge",
+                          "edge_policy"});
     PortConfig port;
     port.mark = map.mark();
 
@@ -230,7 +331,29 @@ PortConfig Loader::read_port(const Field& entry) {
     if (auto f = map.optional("mtu")) port.mtu = uint16_t(yaml::read_uint(*f, kMinMtu, kMaxMtu));
     if (auto f = map.optional("addresses")) read_port_addresses(*f, port);
     if (auto f = map.optional("ioam")) read_port_ioam(*f, port.ioam);
+    if (auto f = map.optional("decap")) port.decap = yaml::read_bool(*f);
+    read_port_edge(map, port);
     return port;
+}
+
+void Loader::read_port_edge(const MapReader& map, PortConfig& port) {
+    if (auto f = map.optional("edge")) port.edge = yaml::read_bool(*f);
+    auto policy = map.optional("edge_policy");
+    if (!policy) return;
+    std::string text = yaml::read_string(*policy);
+    if (text == "ignore")
+        port.edge_policy = PortConfig::EdgePolicy::Ignore;
+    else if (text == "strip")
+        port.edge_policy = PortConfig::EdgePolicy::Strip;
+    else if (text == "drop")
+        port.edge_policy = PortConfig::EdgePolicy::Drop;
+    else
+        policy->fail(yaml::quote(text) + " is not an edge policy; expected ignore, strip or drop");
+    // A policy on an inner port would be a silent no-op: say so instead.
+    if (!port.edge)
+        throw YamlError{yaml::to_mark(policy->key.Mark()),
+                        policy->path + " needs edge: true (it applies to IOAM arriving from "
+                                       "outside the domain, on an edge port)"};
 }
 
 void Loader::read_port_addresses(const Field& field, PortConfig& port) {
@@ -353,7 +476,7 @@ void Loader::read_routes(const Field& field) {
 }
 
 RouteConfig Loader::read_route(const Field& entry) {
-    MapReader map(entry, {"prefix", "port", "via"});
+    MapReader map(entry, {"prefix", "port", "via", "encap"});
     RouteConfig route;
     route.mark = map.mark();
 
@@ -369,7 +492,56 @@ RouteConfig Loader::read_route(const Field& entry) {
 
     route.port = require_port(map.required("port"));
     if (auto f = map.optional("via")) route.via = read_unicast_ipv6(*f);
+    if (auto f = map.optional("encap")) route.encap = read_encap(*f);
     return route;
+}
+
+// Keys are read in a fixed order (mode first, since the tunnel keys depend
+// on it), so the result and the first error do not depend on the file's order.
+EncapConfig Loader::read_encap(const Field& field) {
+    MapReader map(field, {"mode", "tundst", "tunsrc", "freq", "trace"});
+    EncapConfig encap;
+    encap.mark = map.mark();
+
+    auto mode = map.optional("mode");
+    if (mode) encap.mode = read_encap_mode(*mode);
+    const std::string with_mode =
+        std::string("with mode ") + mode_name(encap.mode) + (mode ? "" : " (the default)");
+    auto tundst = map.optional("tundst");
+    auto tunsrc = map.optional("tunsrc");
+    if (encap.mode == EncapConfig::Mode::Inline) {
+        for (const auto& f : {tundst, tunsrc})
+            if (f)
+                throw YamlError{yaml::to_mark(f->key.Mark()),
+                                f->path + " is not allowed " + with_mode +
+                                    ": inline inserts the trace into the packet itself, without "
+                                    "a tunnel"};
+    } else {
+        if (!tundst)
+            throw YamlError{map.mark(), yaml::child_path(map.path(), "tundst") +
+                                            " is required " + with_mode +
+                                            " (the tunnel's far end, which removes the outer "
+                                            "header)"};
+        encap.tundst = read_unicast_ipv6(*tundst);
+        if (tunsrc) encap.tunsrc = read_unicast_ipv6(*tunsrc);
+    }
+
+    if (auto f = map.optional("freq")) read_encap_freq(*f, encap);
+    read_trace(map.required("trace"), encap);
+    return encap;
+}
+
+void Loader::read_trace(const Field& field, EncapConfig& encap) {
+    MapReader map(field, {"type", "ns", "size"});
+    encap.trace_type = read_trace_type(map.required("type"));
+    encap.trace_ns = uint16_t(yaml::read_uint(map.required("ns"), 0, kMaxTraceNamespace));
+    Field size = map.required("size");
+    uint64_t octets = yaml::read_uint(size, 0, UINT64_MAX);
+    if (octets < kMinTraceSize || octets > kMaxTraceSize || octets % 4 != 0)
+        size.fail(std::to_string(octets) + " must be a multiple of 4 from " +
+                  std::to_string(kMinTraceSize) + " to " + std::to_string(kMaxTraceSize) +
+                  " (octets pre-allocated for node data)");
+    encap.trace_size = uint32_t(octets);
 }
 
 void Loader::read_neighbors(const Field& field) {

@@ -6,12 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "control/config.hpp"
@@ -150,6 +153,9 @@ TEST(ConfigSeed, AthosLoadsWithEveryValue) {
     EXPECT_FALSE(eth0.ioam.enabled);
     EXPECT_EQ(eth0.ioam.id, 101);
     EXPECT_EQ(eth0.ioam.id_wide, 101101u);
+    EXPECT_FALSE(eth0.decap);
+    EXPECT_TRUE(eth0.edge);  // Alpha is outside the domain
+    EXPECT_EQ(eth0.edge_policy, PortConfig::EdgePolicy::Ignore);
     expect_mark(eth0.mark, position_of(text, "name: eth0"));
 
     const PortConfig& eth1 = c.ports[1];
@@ -162,6 +168,9 @@ TEST(ConfigSeed, AthosLoadsWithEveryValue) {
     EXPECT_FALSE(eth1.ioam.enabled);
     EXPECT_EQ(eth1.ioam.id, 102);
     EXPECT_EQ(eth1.ioam.id_wide, 102102u);
+    EXPECT_FALSE(eth1.decap);
+    EXPECT_FALSE(eth1.edge);
+    EXPECT_EQ(eth1.edge_policy, PortConfig::EdgePolicy::Ignore);
     expect_mark(eth1.mark, position_of(text, "name: eth1"));
 
     ASSERT_EQ(c.namespaces.size(), 1u);
@@ -182,9 +191,27 @@ TEST(ConfigSeed, AthosLoadsWithEveryValue) {
     EXPECT_EQ(c.routes[0].via, addr("db04::2"));
     EXPECT_EQ(c.routes[0].port, "eth1");
     expect_mark(c.routes[0].mark, position_of(text, "prefix: db03::/64"));
+    // The seed's `encap ioam6 mode encap tundst db02::2 trace prealloc type
+    // 0x800000 ns 123 size 12`, with Linux's defaults for what it leaves out.
+    ASSERT_TRUE(c.routes[0].encap.has_value());
+    const EncapConfig& encap = *c.routes[0].encap;
+    EXPECT_EQ(encap.mode, EncapConfig::Mode::Encap);
+    EXPECT_EQ(encap.tundst, addr("db02::2"));
+    EXPECT_FALSE(encap.tunsrc.has_value());
+    EXPECT_EQ(encap.freq_k, 1u);
+    EXPECT_EQ(encap.freq_n, 1u);
+    EXPECT_EQ(encap.trace_type, 0x800000u);
+    EXPECT_EQ(encap.trace_ns, 123);
+    EXPECT_EQ(encap.trace_size, 12u);
+    expect_mark(encap.mark, position_of(text, "mode: encap"));
+    // The file quotes the seed's command next to the keys it became.
+    EXPECT_NE(text.find("# ip -6 route add db03::/64 encap ioam6 mode encap tundst db02::2 "
+                        "trace prealloc type 0x800000 ns 123 size 12 dev eth1\n"),
+              std::string::npos);
     EXPECT_EQ(c.routes[1].prefix, prefix("db02::/64"));
     EXPECT_EQ(c.routes[1].via, addr("db04::2"));
     EXPECT_EQ(c.routes[1].port, "eth1");
+    EXPECT_FALSE(c.routes[1].encap.has_value());
     expect_mark(c.routes[1].mark, position_of(text, "prefix: db02::/64"));
 
     ASSERT_EQ(c.neighbors.size(), 2u);
@@ -227,6 +254,12 @@ TEST(ConfigSeed, PorthosLoadsWithEveryValue) {
     EXPECT_EQ(c.ports[1].ioam.id, 202);
     EXPECT_EQ(c.ports[1].ioam.id_wide, 202202u);
     expect_mark(c.ports[1].mark, position_of(text, "name: eth1"));
+    // Porthos is inside the domain on both sides and ends no tunnel.
+    for (const PortConfig& p : c.ports) {
+        EXPECT_FALSE(p.decap) << p.name;
+        EXPECT_FALSE(p.edge) << p.name;
+        EXPECT_EQ(p.edge_policy, PortConfig::EdgePolicy::Ignore) << p.name;
+    }
 
     ASSERT_EQ(c.namespaces.size(), 1u);
     EXPECT_EQ(c.namespaces[0].id, 123);
@@ -248,6 +281,8 @@ TEST(ConfigSeed, PorthosLoadsWithEveryValue) {
     EXPECT_EQ(c.routes[1].via, addr("db04::1"));
     EXPECT_EQ(c.routes[1].port, "eth0");
     expect_mark(c.routes[1].mark, position_of(text, "prefix: db01::/64"));
+    EXPECT_FALSE(c.routes[0].encap.has_value());
+    EXPECT_FALSE(c.routes[1].encap.has_value());
 
     ASSERT_EQ(c.neighbors.size(), 2u);
     EXPECT_EQ(c.neighbors[0].address, addr("db04::1"));
@@ -277,6 +312,9 @@ TEST(ConfigSeed, AramisLoadsWithEveryValue) {
     EXPECT_TRUE(c.ports[0].ioam.enabled);
     EXPECT_EQ(c.ports[0].ioam.id, 301);
     EXPECT_EQ(c.ports[0].ioam.id_wide, 301301u);
+    EXPECT_TRUE(c.ports[0].decap);  // the end of Athos's tunnel to db02::2
+    EXPECT_FALSE(c.ports[0].edge);
+    EXPECT_EQ(c.ports[0].edge_policy, PortConfig::EdgePolicy::Ignore);
     EXPECT_EQ(c.ports[1].name, "eth1");
     EXPECT_EQ(c.ports[1].device, "net_pcap1");
     EXPECT_EQ(c.ports[1].mac, mac("02:00:00:00:03:01"));
@@ -285,6 +323,9 @@ TEST(ConfigSeed, AramisLoadsWithEveryValue) {
     EXPECT_FALSE(c.ports[1].ioam.enabled);
     EXPECT_EQ(c.ports[1].ioam.id, 302);
     EXPECT_EQ(c.ports[1].ioam.id_wide, 302302u);
+    EXPECT_FALSE(c.ports[1].decap);
+    EXPECT_TRUE(c.ports[1].edge);  // Beta is outside the domain
+    EXPECT_EQ(c.ports[1].edge_policy, PortConfig::EdgePolicy::Ignore);
 
     ASSERT_EQ(c.namespaces.size(), 1u);
     EXPECT_EQ(c.namespaces[0].id, 123);
@@ -300,6 +341,8 @@ TEST(ConfigSeed, AramisLoadsWithEveryValue) {
     EXPECT_EQ(c.routes[1].prefix, prefix("db04::/64"));
     EXPECT_EQ(c.routes[1].via, addr("db02::1"));
     EXPECT_EQ(c.routes[1].port, "eth0");
+    EXPECT_FALSE(c.routes[0].encap.has_value());
+    EXPECT_FALSE(c.routes[1].encap.has_value());
 
     ASSERT_EQ(c.neighbors.size(), 2u);
     EXPECT_EQ(c.neighbors[0].address, addr("db02::1"));
@@ -349,6 +392,9 @@ TEST(ConfigLoad, DefaultsApplyWhenKeysAreAbsent) {
     EXPECT_FALSE(c.ports[0].ioam.enabled);
     EXPECT_EQ(c.ports[0].ioam.id, 0xffff);
     EXPECT_EQ(c.ports[0].ioam.id_wide, 0xffffffffu);
+    EXPECT_FALSE(c.ports[0].decap);
+    EXPECT_FALSE(c.ports[0].edge);
+    EXPECT_EQ(c.ports[0].edge_policy, PortConfig::EdgePolicy::Ignore);
     expect_mark(c.ports[0].mark, Mark{2, 5});
     EXPECT_TRUE(c.namespaces.empty());
     EXPECT_TRUE(c.schemas.empty());
@@ -483,6 +529,7 @@ TEST(ConfigLoad, AddressAndRouteForms) {
     EXPECT_EQ(c.routes[0].via, addr("fe80::1"));
     EXPECT_EQ(c.routes[1].prefix, prefix("2001:db8::5/128"));
     EXPECT_FALSE(c.routes[1].via.has_value());
+    EXPECT_FALSE(c.routes[1].encap.has_value());
     EXPECT_EQ(c.routes[2].prefix, prefix("2001:db8:1::/48"));
     // The same neighbour address on two ports is two distinct entries.
     EXPECT_EQ(c.neighbors.size(), 2u);
@@ -631,6 +678,20 @@ std::string address(const std::string& value) {
     return port_with("    addresses: [" + value + "]\n");
 }
 
+// A route whose encap block starts at line 8, keys at column 7.
+std::string encap_block(const std::string& lines) {
+    return port_with("routes:\n  - prefix: db03::/64\n    port: eth0\n    encap:\n" + lines);
+}
+
+const char* const kTraceLine = "      trace: {type: 0x800000, ns: 123, size: 12}\n";
+
+// A case whose position is that of the first occurrence of `at` in the text,
+// for texts where counting columns by hand would be error-prone.
+BadCase bad_at(std::string name, std::string text, const std::string& at, std::string reason) {
+    Mark m = position_of(text, at);
+    return BadCase{std::move(name), std::move(text), m.line, m.column, std::move(reason)};
+}
+
 std::vector<BadCase> bad_cases() {
     const std::string two_ports =
         "ports:\n"
@@ -643,8 +704,8 @@ std::vector<BadCase> bad_cases() {
          "unknown key 'mtuu' in ports[0]; did you mean 'mtu'?"},
         {"UnknownIoamKey", port_ioam("      enabeld: true\n"), 5, 7,
          "unknown key 'enabeld' in ports[0].ioam"},
-        {"UnknownRouteKey", route_entry("{prefix: db03::/64, port: eth0, encap: x}"), 5, 37,
-         "unknown key 'encap' in routes[0]"},
+        {"UnknownRouteKey", route_entry("{prefix: db03::/64, port: eth0, metric: 5}"), 5, 37,
+         "unknown key 'metric' in routes[0]"},
         {"DuplicateTopKey", port_with("ports: []\n"), 4, 1,
          "duplicate key 'ports' at the top level (first given at line 1, column 1)"},
         {"DuplicateIoamKey", port_ioam("      id: 1\n      id: 2\n"), 6, 7,
@@ -832,6 +893,150 @@ std::vector<BadCase> bad_cases() {
         {"DuplicateRoute",
          route_entry("{prefix: db03::/64, port: eth0}\n  - {prefix: db03:0::/64, port: eth0}"),
          6, 14, "routes[1].prefix: a route to db03::/64 is already given by routes[0]"},
+        // routes[].encap
+        bad_at("EncapIsAScalar", port_with("routes:\n  - {prefix: db03::/64, port: eth0, "
+                                           "encap: inline}\n"),
+               "inline}", "routes[0].encap: expected a mapping, got the scalar 'inline'"),
+        bad_at("EncapIsEmpty", encap_block(""), "encap:",
+               "routes[0].encap: expected a mapping, got no value"),
+        bad_at("EncapUnknownKey", encap_block("      tundest: db02::2\n" + std::string(kTraceLine)),
+               "tundest", "unknown key 'tundest' in routes[0].encap; did you mean 'tundst'?"),
+        bad_at("EncapPreallocKey",
+               encap_block("      prealloc: true\n" + std::string(kTraceLine)), "prealloc",
+               "unknown key 'prealloc' in routes[0].encap"),
+        bad_at("EncapDuplicateKey",
+               encap_block("      mode: inline\n" + std::string(kTraceLine) +
+                           "      mode: encap\n"),
+               "mode: encap", "duplicate key 'mode' in routes[0].encap (first given at line 8"),
+        bad_at("EncapWithoutTrace", encap_block("      mode: inline\n"), "mode: inline",
+               "missing required key 'trace' in routes[0].encap"),
+        bad_at("TraceIsAScalar", encap_block("      trace: prealloc\n"), "prealloc",
+               "routes[0].encap.trace: expected a mapping, got the scalar 'prealloc'"),
+        bad_at("TraceUnknownKey",
+               encap_block("      trace: {type: 0x800000, ns: 1, size: 4, nodelen: 1}\n"),
+               "nodelen", "unknown key 'nodelen' in routes[0].encap.trace; expected one of: "
+                          "type, ns, size"),
+        bad_at("TraceDuplicateKey",
+               encap_block("      trace: {type: 0x800000, ns: 1, size: 4, ns: 2}\n"), "ns: 2",
+               "duplicate key 'ns' in routes[0].encap.trace"),
+        bad_at("TraceWithoutType", encap_block("      trace: {ns: 1, size: 4}\n"), "{ns",
+               "missing required key 'type' in routes[0].encap.trace"),
+        bad_at("TraceWithoutNs", encap_block("      trace: {type: 0x800000, size: 4}\n"), "{type",
+               "missing required key 'ns' in routes[0].encap.trace"),
+        bad_at("TraceWithoutSize", encap_block("      trace: {type: 0x800000, ns: 1}\n"), "{type",
+               "missing required key 'size' in routes[0].encap.trace"),
+        bad_at("TraceTypeZero", encap_block("      trace: {type: 0, ns: 1, size: 4}\n"), "0,",
+               "routes[0].encap.trace.type: 0 selects no data; set at least one bit"),
+        bad_at("TraceTypeTooWide",
+               encap_block("      trace: {type: 0x1000000, ns: 1, size: 4}\n"), "0x1000000",
+               "routes[0].encap.trace.type: 0x1000000 is out of range 0..0xFFFFFF"),
+        bad_at("TraceTypeBit12", encap_block("      trace: {type: 0x000800, ns: 1, size: 4}\n"),
+               "0x000800", "routes[0].encap.trace.type: 0x000800 sets bit 12: bits 12-21 are "
+                           "undefined and cannot be inserted"),
+        bad_at("TraceTypeLowestUndefinedBitIsNamed",
+               encap_block("      trace: {type: 0xc00c05, ns: 1, size: 4}\n"), "0xc00c05",
+               "0xc00c05 sets bit 12: bits 12-21 are undefined"),
+        bad_at("TraceTypeDecimalIsShownInHex",
+               encap_block("      trace: {type: 4, ns: 1, size: 4}\n"), "4,",
+               "routes[0].encap.trace.type: 0x000004 sets bit 21"),
+        bad_at("TraceTypeBit23", encap_block("      trace: {type: 0x800001, ns: 1, size: 4}\n"),
+               "0x800001", "routes[0].encap.trace.type: 0x800001 sets bit 23: bit 23 is reserved "
+                           "and cannot be inserted"),
+        bad_at("TraceTypeQuoted",
+               encap_block("      trace: {type: \"0x800000\", ns: 1, size: 4}\n"), "\"0x8",
+               "expected an unsigned integer, got the quoted string '0x800000'"),
+        bad_at("TraceNsTooLarge",
+               encap_block("      trace: {type: 0x800000, ns: 65536, size: 4}\n"), "65536",
+               "routes[0].encap.trace.ns: 65536 is out of range 0..0xFFFF"),
+        bad_at("TraceNsNegative", encap_block("      trace: {type: 0x800000, ns: -1, size: 4}\n"),
+               "-1", "routes[0].encap.trace.ns: '-1' is negative"),
+        bad_at("TraceSize246", encap_block("      trace: {type: 0x800000, ns: 1, size: 246}\n"),
+               "246", "routes[0].encap.trace.size: 246 must be a multiple of 4 from 4 to 244 "
+                      "(octets pre-allocated for node data)"),
+        bad_at("TraceSizeHuge",
+               encap_block("      trace: {type: 0x800000, ns: 1, size: 0x100000004}\n"),
+               "0x100000004", "routes[0].encap.trace.size: 4294967300 must be a multiple of 4"),
+        bad_at("TraceSizeNotANumber",
+               encap_block("      trace: {type: 0x800000, ns: 1, size: 12 octets}\n"), "12 oct",
+               "routes[0].encap.trace.size: '12 octets' is not an unsigned integer"),
+        bad_at("EncapModeUnknown",
+               encap_block("      mode: tunnel\n" + std::string(kTraceLine)), "tunnel",
+               "routes[0].encap.mode: 'tunnel' is not an encap mode; expected inline, encap or "
+               "auto"),
+        bad_at("EncapModeIsCaseSensitive",
+               encap_block("      mode: Encap\n" + std::string(kTraceLine)), "Encap",
+               "'Encap' is not an encap mode"),
+        bad_at("EncapModeNumber", encap_block("      mode: 2\n" + std::string(kTraceLine)),
+               "2\n", "'2' is not an encap mode"),
+        bad_at("EncapModeEmpty", encap_block("      mode:\n" + std::string(kTraceLine)),
+               "mode:", "routes[0].encap.mode: missing value: expected a string"),
+        bad_at("TundstMissingWithEncap",
+               encap_block("      mode: encap\n" + std::string(kTraceLine)), "mode: encap",
+               "routes[0].encap.tundst is required with mode encap"),
+        bad_at("TundstMissingWithAuto",
+               encap_block(std::string(kTraceLine) + "      mode: auto\n"), "trace:",
+               "routes[0].encap.tundst is required with mode auto"),
+        bad_at("TundstWithInline",
+               encap_block("      mode: inline\n      tundst: db02::2\n" +
+                           std::string(kTraceLine)),
+               "tundst", "routes[0].encap.tundst is not allowed with mode inline: inline inserts "
+                         "the trace into the packet itself, without a tunnel"),
+        bad_at("TundstWithDefaultMode",
+               encap_block("      tundst: db02::2\n" + std::string(kTraceLine)), "tundst",
+               "routes[0].encap.tundst is not allowed with mode inline (the default)"),
+        bad_at("TunsrcWithInline",
+               encap_block("      tunsrc: db04::1\n      mode: inline\n" +
+                           std::string(kTraceLine)),
+               "tunsrc", "routes[0].encap.tunsrc is not allowed with mode inline"),
+        bad_at("TundstUnspecified",
+               encap_block("      mode: encap\n      tundst: \"::\"\n" + std::string(kTraceLine)),
+               "\"::\"", "routes[0].encap.tundst: the unspecified address :: is not a unicast "
+                         "address"),
+        bad_at("TundstMulticast",
+               encap_block("      mode: auto\n      tundst: ff02::1\n" + std::string(kTraceLine)),
+               "ff02::1", "routes[0].encap.tundst: ff02::1 is a multicast address"),
+        bad_at("TundstLoopback",
+               encap_block("      mode: encap\n      tundst: \"::1\"\n" + std::string(kTraceLine)),
+               "\"::1\"", "routes[0].encap.tundst: the loopback address ::1 cannot be used here"),
+        bad_at("TundstWithLength",
+               encap_block("      mode: encap\n      tundst: db02::2/64\n" +
+                           std::string(kTraceLine)),
+               "db02::2/64", "routes[0].encap.tundst: 'db02::2/64' is not an IPv6 address"),
+        bad_at("TunsrcUnspecified",
+               encap_block("      mode: encap\n      tundst: db02::2\n      tunsrc: \"::\"\n" +
+                           std::string(kTraceLine)),
+               "\"::\"", "routes[0].encap.tunsrc: the unspecified address :: is not a unicast "
+                         "address"),
+        bad_at("TunsrcMulticast",
+               encap_block("      mode: encap\n      tundst: db02::2\n      tunsrc: ff05::2\n" +
+                           std::string(kTraceLine)),
+               "ff05::2", "routes[0].encap.tunsrc: ff05::2 is a multicast address"),
+        bad_at("FreqKAboveN", encap_block("      freq: 3/2\n" + std::string(kTraceLine)), "3/2",
+               "routes[0].encap.freq: 3/2: K must not exceed N"),
+        // ports[].decap / edge / edge_policy
+        bad_at("DecapNotABool", port_with("    decap: yes\n"), "yes",
+               "ports[0].decap: expected true or false, got 'yes'"),
+        bad_at("EdgeNotABool", port_with("    edge: 1\n"), "1\n",
+               "ports[0].edge: expected true or false, got '1'"),
+        bad_at("EdgePolicyWithoutEdge", port_with("    edge_policy: strip\n"), "edge_policy",
+               "ports[0].edge_policy needs edge: true"),
+        bad_at("EdgePolicyWithEdgeFalse",
+               port_with("    edge_policy: drop\n    edge: false\n"), "edge_policy",
+               "ports[0].edge_policy needs edge: true"),
+        bad_at("EdgePolicyIgnoreWithoutEdge", port_with("    edge_policy: ignore\n"),
+               "edge_policy", "ports[0].edge_policy needs edge: true"),
+        bad_at("EdgePolicyUnknown", port_with("    edge: true\n    edge_policy: block\n"),
+               "block", "ports[0].edge_policy: 'block' is not an edge policy; expected ignore, "
+                        "strip or drop"),
+        bad_at("EdgePolicyIsCaseSensitive",
+               port_with("    edge: true\n    edge_policy: Strip\n"), "Strip",
+               "'Strip' is not an edge policy"),
+        bad_at("EdgePolicyIsASequence", port_with("    edge: true\n    edge_policy: [strip]\n"),
+               "[strip]", "ports[0].edge_policy: expected a string, got a sequence"),
+        bad_at("EdgePolicyTypo", port_with("    edge: true\n    edge_polcy: strip\n"),
+               "edge_polcy", "unknown key 'edge_polcy' in ports[0]; did you mean 'edge_policy'?"),
+        bad_at("DecapTypo", port_with("    decapp: true\n"), "decapp",
+               "unknown key 'decapp' in ports[0]; did you mean 'decap'?"),
         // neighbors
         {"NeighborMulticastMac",
          neighbor_entry("{address: db01::1, mac: 33:33:00:00:00:01, port: eth0}"), 5, 29,
@@ -892,6 +1097,416 @@ INSTANTIATE_TEST_SUITE_P(Rules, ConfigRefusal, ::testing::ValuesIn(bad_cases()),
                          [](const ::testing::TestParamInfo<BadCase>& info) {
                              return info.param.name;
                          });
+
+// ---------------------------------------------------------------------------
+// routes[].encap (= ip -6 route add .. encap ioam6 ..). The LOCAL route
+// checks of the Linux selftests (ioam6.sh) run in inline and in encap mode;
+// so do these, with auto added.
+
+// A route with `encap: {BODY}` on line 7; BODY starts at column 13.
+std::string encap_flow(const std::string& body) {
+    return port_with("routes:\n  - prefix: db03::/64\n    port: eth0\n    encap: {" + body +
+                     "}\n");
+}
+
+EncapConfig encap_of(const std::string& body) {
+    Config c = load_config_text(encap_flow(body), "t");
+    EXPECT_EQ(c.routes.size(), 1u);
+    EXPECT_TRUE(c.routes.at(0).encap.has_value()) << body;
+    return c.routes.at(0).encap.value_or(EncapConfig{});
+}
+
+// The keys that select `mode`; encap and auto need a tunnel destination.
+std::string with_mode(const std::string& mode) {
+    return mode == "inline" ? "mode: inline" : "mode: " + mode + ", tundst: db02::2";
+}
+
+void expect_reason(const ConfigError& e, const std::string& part) {
+    EXPECT_NE(e.reason().find(part), std::string::npos)
+        << "reason:   " << e.reason() << "\nexpected: " << part;
+}
+
+std::string hex24(uint32_t value) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%06x", unsigned(value));
+    return buf;
+}
+
+class ConfigEncapMode : public ::testing::TestWithParam<std::string> {
+protected:
+    std::string mode() const { return with_mode(GetParam()); }
+};
+
+// local_route_ns: a route without ns is refused, ns 0 is accepted.
+TEST_P(ConfigEncapMode, TraceNsIsRequiredAndZeroIsFine) {
+    ConfigError e = error_of(encap_flow(mode() + ", trace: {type: 0x800000, size: 4}"));
+    expect_reason(e, "missing required key 'ns' in routes[0].encap.trace");
+    EXPECT_EQ(encap_of(mode() + ", trace: {type: 0x800000, ns: 0, size: 4}").trace_ns, 0);
+    EXPECT_EQ(encap_of(mode() + ", trace: {type: 0x800000, ns: 0xffff, size: 4}").trace_ns,
+              0xffff);
+}
+
+// local_route_trace_type: a missing type is refused, 0x800000 is accepted.
+TEST_P(ConfigEncapMode, TraceTypeIsRequired) {
+    ConfigError e = error_of(encap_flow(mode() + ", trace: {ns: 123, size: 4}"));
+    expect_reason(e, "missing required key 'type' in routes[0].encap.trace");
+    EXPECT_EQ(encap_of(mode() + ", trace: {type: 0x800000, ns: 123, size: 4}").trace_type,
+              0x800000u);
+}
+
+// local_route_trace_size: a missing size is refused, 4 is accepted.
+TEST_P(ConfigEncapMode, TraceSizeIsRequired) {
+    ConfigError e = error_of(encap_flow(mode() + ", trace: {type: 0x800000, ns: 123}"));
+    expect_reason(e, "missing required key 'size' in routes[0].encap.trace");
+    EXPECT_EQ(encap_of(mode() + ", trace: {type: 0x800000, ns: 123, size: 4}").trace_size, 4u);
+}
+
+TEST_P(ConfigEncapMode, TraceIsRequired) {
+    ConfigError e = error_of(encap_flow(mode()));
+    expect_reason(e, "missing required key 'trace' in routes[0].encap");
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, ConfigEncapMode, ::testing::Values("inline", "encap", "auto"));
+
+// Linux's defaults for what `encap ioam6` leaves out: mode inline, freq 1/1.
+TEST(ConfigEncap, DefaultsAreLinuxs) {
+    EncapConfig e = encap_of("trace: {type: 0x800000, ns: 123, size: 12}");
+    EXPECT_EQ(e.mode, EncapConfig::Mode::Inline);
+    EXPECT_FALSE(e.tundst.has_value());
+    EXPECT_FALSE(e.tunsrc.has_value());
+    EXPECT_EQ(e.freq_k, 1u);
+    EXPECT_EQ(e.freq_n, 1u);
+    EXPECT_EQ(e.trace_type, 0x800000u);
+    EXPECT_EQ(e.trace_ns, 123);
+    EXPECT_EQ(e.trace_size, 12u);
+    expect_mark(e.mark, Mark{7, 12});
+}
+
+TEST(ConfigEncap, EveryValueIsRead) {
+    EncapConfig e = encap_of(
+        "mode: auto, tundst: db02::2, tunsrc: db04::1, freq: 3/7, "
+        "trace: {type: 0xfff002, ns: 0x7b, size: 244}");
+    EXPECT_EQ(e.mode, EncapConfig::Mode::Auto);
+    EXPECT_EQ(e.tundst, addr("db02::2"));
+    EXPECT_EQ(e.tunsrc, addr("db04::1"));
+    EXPECT_EQ(e.freq_k, 3u);
+    EXPECT_EQ(e.freq_n, 7u);
+    EXPECT_EQ(e.trace_type, 0xfff002u);  // every bit a node can insert
+    EXPECT_EQ(e.trace_ns, 123);
+    EXPECT_EQ(e.trace_size, 244u);
+    // Integers may be decimal or hex, as everywhere else.
+    EncapConfig d = encap_of("trace: {type: 8388608, ns: 65535, size: 0x10}");
+    EXPECT_EQ(d.trace_type, 0x800000u);
+    EXPECT_EQ(d.trace_ns, 0xffff);
+    EXPECT_EQ(d.trace_size, 16u);
+}
+
+TEST(ConfigEncap, ModeValues) {
+    const std::string trace = ", trace: {type: 0x800000, ns: 1, size: 4}";
+    EXPECT_EQ(encap_of("mode: inline" + trace).mode, EncapConfig::Mode::Inline);
+    EXPECT_EQ(encap_of("mode: encap, tundst: db02::2" + trace).mode, EncapConfig::Mode::Encap);
+    EXPECT_EQ(encap_of("mode: auto, tundst: db02::2" + trace).mode, EncapConfig::Mode::Auto);
+    EXPECT_EQ(encap_of("mode: \"encap\", tundst: db02::2" + trace).mode,
+              EncapConfig::Mode::Encap);
+    EXPECT_EQ(encap_of(trace.substr(2)).mode, EncapConfig::Mode::Inline);
+    for (const char* bad : {"INLINE", "Auto", "tunnel", "ip6ip6", "\"inline \"", "\"\"", "1"}) {
+        SCOPED_TRACE(bad);
+        ConfigError e = error_of(encap_flow(std::string("mode: ") + bad + trace));
+        expect_reason(e, "is not an encap mode; expected inline, encap or auto");
+    }
+}
+
+// local_route_tunsrc: in encap mode with and without tunsrc accepted; in
+// inline mode without accepted, with refused.
+TEST(ConfigEncap, TunsrcOnlyWithATunnel) {
+    const std::string trace = ", trace: {type: 0x800000, ns: 123, size: 4}";
+    EXPECT_FALSE(encap_of(with_mode("encap") + trace).tunsrc.has_value());
+    EXPECT_EQ(encap_of(with_mode("encap") + ", tunsrc: db04::1" + trace).tunsrc,
+              addr("db04::1"));
+    EXPECT_EQ(encap_of(with_mode("auto") + ", tunsrc: db04::1" + trace).tunsrc, addr("db04::1"));
+    EXPECT_FALSE(encap_of(with_mode("inline") + trace).tunsrc.has_value());
+
+    ConfigError e = error_of(encap_flow(with_mode("inline") + ", tunsrc: db04::1" + trace));
+    expect_reason(e, "routes[0].encap.tunsrc is not allowed with mode inline:");
+    expect_mark(e.mark(), Mark{7, 27});  // at the key
+    ConfigError d = error_of(encap_flow("tunsrc: db04::1" + trace));
+    expect_reason(d, "routes[0].encap.tunsrc is not allowed with mode inline (the default)");
+}
+
+// local_route_tundst: in encap mode without tundst refused, with accepted;
+// in inline mode without accepted, with refused.
+TEST(ConfigEncap, TundstRequiredWithATunnelAndRefusedInline) {
+    const std::string trace = ", trace: {type: 0x800000, ns: 123, size: 4}";
+    for (const char* mode : {"encap", "auto"}) {
+        SCOPED_TRACE(mode);
+        ConfigError e = error_of(encap_flow(std::string("mode: ") + mode + trace));
+        expect_reason(e, std::string("routes[0].encap.tundst is required with mode ") + mode);
+        expect_mark(e.mark(), Mark{7, 12});  // at the encap mapping
+        EXPECT_EQ(encap_of(with_mode(mode) + trace).tundst, addr("db02::2"));
+    }
+    EXPECT_FALSE(encap_of(with_mode("inline") + trace).tundst.has_value());
+    ConfigError e = error_of(encap_flow("mode: inline, tundst: db02::2" + trace));
+    expect_reason(e, "routes[0].encap.tundst is not allowed with mode inline:");
+    // Link-local and unique-local tunnel ends are ordinary unicast addresses.
+    EXPECT_EQ(encap_of("mode: encap, tundst: \"fe80::2\", tunsrc: fd00::1" + trace).tundst,
+              addr("fe80::2"));
+}
+
+// local_route_trace_type_bits: single-bit types; bits 0-11 and 22 accepted,
+// bits 12-21 and 23 refused. Bit n is 1 << (23 - n), 0x800000 being bit 0.
+class ConfigEncapTypeBit : public ::testing::TestWithParam<std::tuple<std::string, unsigned>> {};
+
+TEST_P(ConfigEncapTypeBit, OnlyBitsANodeCanFillAreAccepted) {
+    const auto& [mode, bit] = GetParam();
+    const uint32_t type = 1u << (23 - bit);
+    const std::string text =
+        encap_flow(with_mode(mode) + ", trace: {type: " + hex24(type) + ", ns: 123, size: 4}");
+    const bool fillable = bit <= 11 || bit == 22;
+    if (fillable) {
+        Config c = load_config_text(text, "t");
+        EXPECT_EQ(c.routes.at(0).encap->trace_type, type);
+        return;
+    }
+    ConfigError e = error_of(text);
+    expect_reason(e, "routes[0].encap.trace.type: " + hex24(type) + " sets bit " +
+                         std::to_string(bit) +
+                         (bit == 23 ? ": bit 23 is reserved and cannot be inserted"
+                                    : ": bits 12-21 are undefined and cannot be inserted"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllBits, ConfigEncapTypeBit,
+    ::testing::Combine(::testing::Values("inline", "encap"), ::testing::Range(0u, 24u)),
+    [](const ::testing::TestParamInfo<std::tuple<std::string, unsigned>>& info) {
+        return std::get<0>(info.param) + "_bit" + std::to_string(std::get<1>(info.param));
+    });
+
+// local_route_trace_size_values: sizes 0..248 accepted iff a multiple of 4
+// in 4..244.
+class ConfigEncapSize : public ::testing::TestWithParam<std::tuple<std::string, unsigned>> {};
+
+TEST_P(ConfigEncapSize, MultiplesOfFourFromFourTo244) {
+    const auto& [mode, size] = GetParam();
+    const std::string text = encap_flow(with_mode(mode) + ", trace: {type: 0x800000, ns: 123, "
+                                                          "size: " + std::to_string(size) + "}");
+    if (size % 4 == 0 && size >= 4 && size <= 244) {
+        Config c = load_config_text(text, "t");
+        EXPECT_EQ(c.routes.at(0).encap->trace_size, size);
+        return;
+    }
+    ConfigError e = error_of(text);
+    expect_reason(e, "routes[0].encap.trace.size: " + std::to_string(size) +
+                         " must be a multiple of 4 from 4 to 244");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Sizes0To248, ConfigEncapSize,
+    ::testing::Combine(::testing::Values("inline", "encap"), ::testing::Range(0u, 249u)),
+    [](const ::testing::TestParamInfo<std::tuple<std::string, unsigned>>& info) {
+        return std::get<0>(info.param) + "_size" + std::to_string(std::get<1>(info.param));
+    });
+
+// freq K/N: 1 <= K <= N <= 1000000.
+struct FreqCase {
+    std::string name;
+    std::string text;  // the YAML value, as written after `freq: `
+    uint32_t k;        // 0 when refused
+    uint32_t n;
+    std::string reason;
+    int column = 13;  // of the refusal, on line 8: the value's, or the key's when empty
+};
+
+void PrintTo(const FreqCase& c, std::ostream* os) { *os << c.name; }
+
+class ConfigEncapFreq : public ::testing::TestWithParam<FreqCase> {};
+
+TEST_P(ConfigEncapFreq, IsKOutOfN) {
+    const FreqCase& c = GetParam();
+    const std::string text = encap_block("      freq: " + c.text + "\n" + kTraceLine);
+    if (c.k != 0) {
+        Config config = load_config_text(text, "t");
+        EXPECT_EQ(config.routes.at(0).encap->freq_k, c.k);
+        EXPECT_EQ(config.routes.at(0).encap->freq_n, c.n);
+        return;
+    }
+    ConfigError e = error_of(text);
+    expect_mark(e.mark(), Mark{8, c.column});
+    expect_reason(e, "routes[0].encap.freq: " + c.reason);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Values, ConfigEncapFreq,
+    ::testing::Values(
+        FreqCase{"OneOfTwo", "1/2", 1, 2, ""}, FreqCase{"TwoOfFour", "2/4", 2, 4, ""},
+        FreqCase{"OneOfAMillion", "1/1000000", 1, 1000000, ""},
+        FreqCase{"EveryPacket", "1/1", 1, 1, ""},
+        FreqCase{"AMillionOfAMillion", "1000000/1000000", 1000000, 1000000, ""},
+        FreqCase{"Quoted", "\"5/10\"", 5, 10, ""},
+        FreqCase{"KZero", "0/1", 0, 0, "0/1: K and N must each be in 1..1000000"},
+        FreqCase{"NZero", "1/0", 0, 0, "1/0: K and N must each be in 1..1000000"},
+        FreqCase{"KAboveN", "2/1", 0, 0,
+                 "2/1: K must not exceed N (K packets are instrumented out of every N)"},
+        FreqCase{"NAboveAMillion", "1/1000001", 0, 0,
+                 "1/1000001: K and N must each be in 1..1000000"},
+        FreqCase{"KAboveAMillion", "1000001/1000001", 0, 0,
+                 "1000001/1000001: K and N must each be in 1..1000000"},
+        // Too long for any integer type: still out of range, not bad syntax.
+        FreqCase{"Huge", "1/99999999999999999999999", 0, 0,
+                 "1/99999999999999999999999: K and N must each be in 1..1000000"},
+        FreqCase{"NoSlash", "1", 0, 0,
+                 "'1' is not K/N; write two decimal numbers such as 1/2 (instrument K packets "
+                 "out of every N)"},
+        FreqCase{"Letters", "a/b", 0, 0, "'a/b' is not K/N"},
+        FreqCase{"ThreeParts", "1/2/3", 0, 0, "'1/2/3' is not K/N"},
+        FreqCase{"NoK", "/2", 0, 0, "'/2' is not K/N"},
+        FreqCase{"NoN", "1/", 0, 0, "'1/' is not K/N"},
+        FreqCase{"LeadingZero", "01/2", 0, 0, "'01/2' is not K/N"},
+        FreqCase{"Hex", "0x1/0x2", 0, 0, "'0x1/0x2' is not K/N"},
+        FreqCase{"Negative", "-1/2", 0, 0, "'-1/2' is not K/N"},
+        FreqCase{"Signed", "+1/2", 0, 0, "'+1/2' is not K/N"},
+        FreqCase{"Spaces", "1 / 2", 0, 0, "'1 / 2' is not K/N"},
+        FreqCase{"Fraction", "0.5", 0, 0, "'0.5' is not K/N"},
+        FreqCase{"Empty", "\"\"", 0, 0, "'' is not K/N"},
+        FreqCase{"Missing", "", 0, 0, "missing value: expected a string", 7},
+        FreqCase{"Sequence", "[1, 2]", 0, 0, "expected a string, got a sequence"}),
+    [](const ::testing::TestParamInfo<FreqCase>& info) { return info.param.name; });
+
+// The loader reads the keys in its own order, so any order in the file gives
+// the same configuration: all 120 orders of the encap keys, each with all 6
+// orders of the trace keys.
+TEST(ConfigEncap, KeyOrderDoesNotMatter) {
+    const std::vector<std::string> keys = {"      mode: encap\n", "      tundst: db02::2\n",
+                                           "      tunsrc: db04::1\n", "      freq: 2/4\n",
+                                           "TRACE"};
+    const std::vector<std::string> trace_keys = {"        type: 0xf00002\n", "        ns: 7\n",
+                                                 "        size: 64\n"};
+    std::vector<size_t> order = {0, 1, 2, 3, 4};
+    std::vector<size_t> trace_order = {0, 1, 2};
+    int loaded = 0;
+    do {
+        do {
+            std::string lines;
+            for (size_t i : order) {
+                if (keys[i] != "TRACE") {
+                    lines += keys[i];
+                    continue;
+                }
+                lines += "      trace:\n";
+                for (size_t j : trace_order) lines += trace_keys[j];
+            }
+            SCOPED_TRACE(lines);
+            Config c = load_config_text(encap_block(lines), "t");
+            ASSERT_TRUE(c.routes.at(0).encap.has_value());
+            const EncapConfig& e = *c.routes[0].encap;
+            EXPECT_EQ(e.mode, EncapConfig::Mode::Encap);
+            EXPECT_EQ(e.tundst, addr("db02::2"));
+            EXPECT_EQ(e.tunsrc, addr("db04::1"));
+            EXPECT_EQ(e.freq_k, 2u);
+            EXPECT_EQ(e.freq_n, 4u);
+            EXPECT_EQ(e.trace_type, 0xf00002u);
+            EXPECT_EQ(e.trace_ns, 7);
+            EXPECT_EQ(e.trace_size, 64u);
+            expect_mark(e.mark, Mark{8, 7});  // the first key, whichever it is
+            ++loaded;
+        } while (std::next_permutation(trace_order.begin(), trace_order.end()));
+    } while (std::next_permutation(order.begin(), order.end()));
+    EXPECT_EQ(loaded, 720);
+}
+
+// The rules that tie keys to the mode hold whether `mode` comes first or last.
+TEST(ConfigEncap, ModeRulesDoNotDependOnKeyOrder) {
+    std::vector<std::string> keys = {"      mode: inline\n", "      tunsrc: db04::1\n",
+                                     kTraceLine};
+    std::sort(keys.begin(), keys.end());
+    do {
+        std::string lines;
+        for (const std::string& k : keys) lines += k;
+        SCOPED_TRACE(lines);
+        const std::string text = encap_block(lines);
+        ConfigError e = error_of(text);
+        EXPECT_EQ(e.reason(), "routes[0].encap.tunsrc is not allowed with mode inline: inline "
+                              "inserts the trace into the packet itself, without a tunnel");
+        expect_mark(e.mark(), position_of(text, "tunsrc"));
+    } while (std::next_permutation(keys.begin(), keys.end()));
+
+    keys = {"      mode: auto\n", "      tunsrc: db04::1\n", kTraceLine};
+    std::sort(keys.begin(), keys.end());
+    do {
+        std::string lines;
+        for (const std::string& k : keys) lines += k;
+        SCOPED_TRACE(lines);
+        ConfigError e = error_of(encap_block(lines));
+        EXPECT_EQ(e.reason(), "routes[0].encap.tundst is required with mode auto (the tunnel's "
+                              "far end, which removes the outer header)");
+        expect_mark(e.mark(), Mark{8, 7});
+    } while (std::next_permutation(keys.begin(), keys.end()));
+}
+
+TEST(ConfigEncap, OnlyTheRouteThatHasItGetsIt) {
+    Config c = load_config_text(
+        port_with("routes:\n"
+                  "  - {prefix: db03::/64, port: eth0}\n"
+                  "  - {prefix: db05::/64, port: eth0, encap: {trace: {type: 0x800000, ns: 1, "
+                  "size: 4}}}\n"
+                  "  - {prefix: db06::/64, port: eth0}\n"),
+        "t");
+    ASSERT_EQ(c.routes.size(), 3u);
+    EXPECT_FALSE(c.routes[0].encap.has_value());
+    EXPECT_TRUE(c.routes[1].encap.has_value());
+    EXPECT_FALSE(c.routes[2].encap.has_value());
+}
+
+TEST(ConfigMessage, EncapMessagesNameTheRule) {
+    EXPECT_STREQ(error_of(encap_block("      trace:\n        type: 0x000800\n"
+                                      "        ns: 123\n        size: 12\n"))
+                     .what(),
+                 "test.yaml:9:15: routes[0].encap.trace.type: 0x000800 sets bit 12: bits 12-21 "
+                 "are undefined and cannot be inserted");
+    EXPECT_STREQ(error_of(encap_block("      mode: encap\n" + std::string(kTraceLine))).what(),
+                 "test.yaml:8:7: routes[0].encap.tundst is required with mode encap (the "
+                 "tunnel's far end, which removes the outer header)");
+    EXPECT_STREQ(error_of(encap_block("      freq: 3/2\n" + std::string(kTraceLine))).what(),
+                 "test.yaml:8:13: routes[0].encap.freq: 3/2: K must not exceed N (K packets are "
+                 "instrumented out of every N)");
+    EXPECT_STREQ(error_of(encap_block("      trace: {type: 0x800000, ns: 123, size: 246}\n"))
+                     .what(),
+                 "test.yaml:8:46: routes[0].encap.trace.size: 246 must be a multiple of 4 from 4 "
+                 "to 244 (octets pre-allocated for node data)");
+    EXPECT_STREQ(error_of(port_with("    edge_policy: strip\n")).what(),
+                 "test.yaml:4:5: ports[0].edge_policy needs edge: true (it applies to IOAM "
+                 "arriving from outside the domain, on an edge port)");
+}
+
+// ---------------------------------------------------------------------------
+// ports[].decap, edge and edge_policy
+
+TEST(ConfigPort, DecapEdgeAndPolicies) {
+    Config c = load_config_text(
+        "ports:\n"
+        "  - {name: a, device: d0, decap: true}\n"
+        "  - {name: b, device: d1, decap: false, edge: false}\n"
+        "  - {name: c, device: d2, edge: true}\n"
+        "  - {name: d, device: d3, edge_policy: ignore, edge: true}\n"
+        "  - {name: e, device: d4, edge: true, edge_policy: strip}\n"
+        "  - {name: f, device: d5, edge_policy: drop, decap: true, edge: true}\n",
+        "t");
+    ASSERT_EQ(c.ports.size(), 6u);
+    using Policy = PortConfig::EdgePolicy;
+    struct Expected {
+        bool decap;
+        bool edge;
+        Policy policy;
+    };
+    const Expected expected[] = {{true, false, Policy::Ignore},  {false, false, Policy::Ignore},
+                                 {false, true, Policy::Ignore},  {false, true, Policy::Ignore},
+                                 {false, true, Policy::Strip},   {true, true, Policy::Drop}};
+    for (size_t i = 0; i < c.ports.size(); ++i) {
+        SCOPED_TRACE(c.ports[i].name);
+        EXPECT_EQ(c.ports[i].decap, expected[i].decap);
+        EXPECT_EQ(c.ports[i].edge, expected[i].edge);
+        EXPECT_EQ(c.ports[i].edge_policy, expected[i].policy);
+    }
+}
 
 // ---------------------------------------------------------------------------
 // Hostile input: never a crash, never anything but a ConfigError.
