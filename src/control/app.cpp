@@ -19,6 +19,7 @@
 #include "control/config.hpp"
 #include "control/snapshot_builder.hpp"
 #include "control/stats_report.hpp"
+#include "control/trace_exporter.hpp"
 #include "dataplane/ports.hpp"
 #include "dataplane/worker.hpp"
 
@@ -54,6 +55,7 @@ private:
     bool bind_ports();
     bool start_ports();
     bool launch_workers();
+    bool open_export(std::string& err);
     void control_loop();
     void reload();
     void shutdown_and_report();
@@ -65,6 +67,10 @@ private:
     std::vector<PortLabel> labels_;
     rte_mempool* pool_ = nullptr;
     dp::SnapshotSlot slot_;  // owns the live snapshot
+    dp::ExportRing export_ring_;
+    TraceExporter exporter_;
+    bool exporting_ = false;
+    std::vector<std::string> port_names_;  // by port id, for export records
     uint64_t generation_ = 0;
     std::vector<unsigned> worker_lcores_;
     std::vector<std::unique_ptr<dp::WorkerConfig>> worker_cfgs_;
@@ -85,6 +91,8 @@ bool Appliance::bind_ports() {
         }
         bindings_.push_back({pc.name, *id, {}});
         labels_.push_back({pc.name, pc.device, *id});
+        if (port_names_.size() <= *id) port_names_.resize(*id + 1u, "?");
+        port_names_[*id] = pc.name;
     }
     for (uint16_t id : eal_ports) {
         bool used = false;
@@ -119,14 +127,13 @@ bool Appliance::start_ports() {
             spec.mac = m;
         }
         dp::PortState st;
-        std::string warning;
-        if (!dp::start_port(spec, uint16_t(worker_lcores_.size()), pool_, st, err, warning)) {
+        if (!dp::start_port(spec, uint16_t(worker_lcores_.size()), pool_, st, err)) {
             spdlog::error("port {} ({}): {}", pc.name, pc.device, err);
             return false;
         }
-        if (!warning.empty()) spdlog::warn("port {} ({}): {}", pc.name, pc.device, warning);
         bindings_[i].mac = st.mac;
-        spdlog::info("port {} = {} (port id {}), MAC {}{}", pc.name, pc.device, st.port_id,
+        spdlog::info("port {} = {} (port id {}), MTU {}{}, MAC {}{}", pc.name, pc.device,
+                     st.port_id, pc.mtu, st.mtu_in_software ? " (enforced in software)" : "",
                      MacAddr{{st.mac.addr_bytes[0], st.mac.addr_bytes[1], st.mac.addr_bytes[2],
                               st.mac.addr_bytes[3], st.mac.addr_bytes[4], st.mac.addr_bytes[5]}}
                          .to_string(),
@@ -143,6 +150,14 @@ bool Appliance::launch_workers() {
                       "main lcore runs the control thread");
         return false;
     }
+    return true;
+}
+
+bool Appliance::open_export(std::string& err) {
+    if (opts_.trace_export.empty()) return true;
+    if (!export_ring_.init(opts_.export_ring_size, err) || !exporter_.open(opts_.trace_export, err))
+        return false;
+    exporting_ = true;
     return true;
 }
 
@@ -192,6 +207,7 @@ void Appliance::control_loop() {
     for (size_t i = 0; i < worker_lcores_.size(); ++i) ws.push_back(&stats_[i]);
     while (!g_stop_signal) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (exporting_) exporter_.drain(export_ring_, port_names_);
         if (g_reload_signal) {
             g_reload_signal = 0;
             reload();
@@ -214,6 +230,10 @@ void Appliance::shutdown_and_report() {
     stop_.store(true, std::memory_order_relaxed);
     rte_eal_mp_wait_lcore();
     for (const auto& b : bindings_) dp::stop_port(b.port_id);
+    if (exporting_) {
+        exporter_.drain(export_ring_, port_names_);
+        exporter_.close();
+    }
 
     std::vector<const dp::WorkerStats*> ws;
     for (size_t i = 0; i < worker_lcores_.size(); ++i) ws.push_back(&stats_[i]);
@@ -223,6 +243,9 @@ void Appliance::shutdown_and_report() {
     // Every mbuf must be back in the pool once ports are closed: anything else
     // is a leak on some path.
     run.mbufs_in_use = pool_ ? rte_mempool_in_use_count(pool_) : 0;
+    run.exporting = exporting_;
+    run.export_written = exporter_.written();
+    run.export_lost = exporter_.lost();
     std::fputs(format_summary(totals, labels_, run).c_str(), stdout);
     std::fflush(stdout);
     if (!opts_.stats_json_path.empty()) {
@@ -251,7 +274,7 @@ int Appliance::run(int argc, char** argv) {
     int rc = 1;
     std::string err;
     if (launch_workers() && bind_ports() && start_ports() &&
-        slot_.init(unsigned(worker_lcores_.size()), err)) {
+        slot_.init(unsigned(worker_lcores_.size()), err) && open_export(err)) {
         auto snap = build_snapshot(cfg_, bindings_, ++generation_, err);
         if (snap) {
             slot_.publish(std::move(snap));
@@ -265,6 +288,8 @@ int Appliance::run(int argc, char** argv) {
                 wc->slot = &slot_;
                 wc->stats = &stats_[w];
                 wc->stop = &stop_;
+                wc->export_ring = exporting_ ? &export_ring_ : nullptr;
+                wc->export_transit = opts_.trace_export_transit;
                 worker_cfgs_.push_back(std::move(wc));
             }
             // One rx queue per port, spread over the workers.
@@ -285,6 +310,7 @@ int Appliance::run(int argc, char** argv) {
         rte_eal_mp_wait_lcore();
     }
     slot_.shutdown();
+    export_ring_.shutdown();
     if (pool_) rte_mempool_free(pool_);
     rte_eal_cleanup();
     return rc;

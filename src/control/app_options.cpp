@@ -43,6 +43,13 @@ std::string usage(const std::string& prog) {
            "                      after flushing every tx buffer (replay runs)\n"
            "  --stats-json FILE   at exit, write every counter as JSON to FILE\n"
            "  --log-level LEVEL   trace|debug|info|warn|error|off (default info)\n"
+           "  --trace-export T    write every trace this node completes (destination or\n"
+           "                      decapsulation) as JSON Lines to T: a file, - for stdout,\n"
+           "                      or unix:PATH for a listening Unix stream socket (0600)\n"
+           "  --trace-export-transit  also export the traces of forwarded packets (like\n"
+           "                      Linux's ip ioam monitor)\n"
+           "  --export-ring-size N  records the export ring holds (default 8192); when it\n"
+           "                      is full records are dropped and counted, workers never wait\n"
            "  -h, --help          this text\n"
            "\n"
            "Signals: SIGINT/SIGTERM stop cleanly and print the summary; SIGHUP reloads\n"
@@ -84,6 +91,22 @@ std::optional<AppOptions> parse_app_options(const std::vector<std::string>& args
                 err = "--log-level: unknown level '" + o.log_level + "'";
                 return std::nullopt;
             }
+        } else if (a == "--trace-export") {
+            if (!value(o.trace_export)) return std::nullopt;
+            if (o.trace_export.empty()) {
+                err = "--trace-export needs a file, - or unix:PATH";
+                return std::nullopt;
+            }
+        } else if (a == "--trace-export-transit") {
+            o.trace_export_transit = true;
+        } else if (a == "--export-ring-size") {
+            std::string v;
+            if (!value(v)) return std::nullopt;
+            if (!parse_u32(v, o.export_ring_size) || o.export_ring_size < 16 ||
+                o.export_ring_size > (1u << 24)) {
+                err = "--export-ring-size: '" + v + "' is not a number from 16 to 16777216";
+                return std::nullopt;
+            }
         } else if (a == "--idle-exit") {
             std::string v;
             uint32_t ms;
@@ -97,6 +120,10 @@ std::optional<AppOptions> parse_app_options(const std::vector<std::string>& args
             err = "unknown option '" + a + "' (see --help)";
             return std::nullopt;
         }
+    }
+    if (o.trace_export_transit && o.trace_export.empty()) {
+        err = "--trace-export-transit needs --trace-export";
+        return std::nullopt;
     }
     if (!o.help && o.config_path.empty()) {
         err = "--config FILE is required (see --help)";

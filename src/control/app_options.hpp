@@ -14,6 +14,9 @@ struct AppOptions {
     std::optional<uint32_t> idle_exit_ms;
     std::string stats_json_path;
     std::string log_level = "info";
+    std::string trace_export;         // "", "-", "unix:PATH" or a file
+    bool trace_export_transit = false;
+    uint32_t export_ring_size = 8192;
     bool help = false;
 };
 

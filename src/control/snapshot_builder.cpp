@@ -44,14 +44,17 @@ dp::EncapProfile make_encap_profile(const EncapConfig& ec) {
 }
 
 // Route the tunnel destination once per snapshot instead of once per packet
-// (Linux keeps a per-route dst cache for the same reason). The outer source
-// defaults to the first address of the port the tunnel leaves by, which is
-// what Linux's source address selection picks on a port with one address.
+// (Linux keeps a per-route dst cache for the same reason). Without tunsrc the
+// outer source is the first address of the port the tunnel leaves by, else
+// of any port, as Linux's source address selection falls back to other
+// interfaces. An unreachable tundst is not an error: its packets are counted
+// as ioam_tunnel_unreachable until a reload makes it reachable.
 bool resolve_tunnel(const Config& cfg, const RouteConfig& rc, const std::vector<PortBinding>& ports,
                     dp::Snapshot& snap, dp::EncapProfile& p, std::string& err) {
     const EncapConfig& ec = *rc.encap;
     if (p.mode != dp::EncapProfile::Mode::Encap) return true;
     const dp::NextHop& nh = snap.lookup(ec.tundst->bytes.data());
+    const PortConfig* egress = nullptr;
     if (nh.kind == dp::NextHop::Kind::Forward) {
         p.tunnel_port = nh.port;
         if (nh.on_link)
@@ -60,22 +63,19 @@ bool resolve_tunnel(const Config& cfg, const RouteConfig& rc, const std::vector<
             p.tunnel_ok = true;
             p.tunnel_mac = nh.dst_mac;
         }
-    }
-    if (ec.tunsrc) {
-        std::memcpy(p.tunsrc, ec.tunsrc->bytes.data(), 16);
-        return true;
-    }
-    const PortConfig* pc = nullptr;
-    if (nh.kind == dp::NextHop::Kind::Forward)
         for (const auto& b : ports)
-            if (b.port_id == nh.port) pc = cfg.find_port(b.name);
-    if (!pc || pc->addresses.empty()) {
-        err = route_error(cfg, rc,
-                          "encap needs a tunnel source: set encap.tunsrc, or give the port that "
-                          "reaches tundst " + ec.tundst->to_string() + " an address");
+            if (b.port_id == nh.port) egress = cfg.find_port(b.name);
+    }
+    const Ipv6Addr* src = ec.tunsrc ? &*ec.tunsrc : nullptr;
+    if (!src && egress && !egress->addresses.empty()) src = &egress->addresses.front().addr;
+    for (const auto& pc : cfg.ports)
+        if (!src && !pc.addresses.empty()) src = &pc.addresses.front().addr;
+    if (!src) {
+        err = route_error(cfg, rc, "encap needs a tunnel source: set encap.tunsrc or give a "
+                                   "port an address");
         return false;
     }
-    std::memcpy(p.tunsrc, pc->addresses.front().addr.bytes.data(), 16);
+    std::memcpy(p.tunsrc, src->bytes.data(), 16);
     return true;
 }
 
@@ -102,6 +102,13 @@ std::unique_ptr<dp::Snapshot> build_snapshot(const Config& cfg,
         v.ioam_enabled = pc.ioam.enabled;
         v.ioam_id = pc.ioam.id;
         v.ioam_id_wide = pc.ioam.id_wide;
+        v.decap = pc.decap;
+        v.edge = pc.edge;
+        switch (pc.edge_policy) {
+            case PortConfig::EdgePolicy::Ignore: v.edge_policy = dp::EdgePolicy::Ignore; break;
+            case PortConfig::EdgePolicy::Strip: v.edge_policy = dp::EdgePolicy::Strip; break;
+            case PortConfig::EdgePolicy::Drop: v.edge_policy = dp::EdgePolicy::Drop; break;
+        }
     }
 
     for (const auto& ns : cfg.namespaces) {

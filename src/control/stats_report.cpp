@@ -54,6 +54,9 @@ std::string format_summary(const StatsTotals& t, const std::vector<PortLabel>& p
         s += fmt::format("  rx bursts {} ({:.1f} pkts/burst, {:.1f}% full)\n", t.rx_bursts,
                          double(t.total_rx()) / double(t.rx_bursts),
                          100.0 * double(t.rx_full_bursts) / double(t.rx_bursts));
+    if (run.exporting)
+        s += fmt::format("  trace export: {} written, {} lost by the writer\n", run.export_written,
+                         run.export_lost);
     s += fmt::format("  mbufs in use at exit: {}\n", run.mbufs_in_use);
     return s;
 }
@@ -75,7 +78,9 @@ std::string format_json(const StatsTotals& t, const std::vector<PortLabel>& port
     for (unsigned i = 0; i < dp::kIoamEventCount; ++i)
         s += fmt::format("{}\"{}\": {}", i ? ", " : "", dp::ioam_event_name(dp::IoamEvent(i)),
                          t.ioam[i]);
-    s += fmt::format("}},\n \"rx_bursts\": {}, \"rx_full_bursts\": {}}}\n", t.rx_bursts,
+    s += fmt::format("}},\n \"export\": {{\"written\": {}, \"lost\": {}}},", run.export_written,
+                     run.export_lost);
+    s += fmt::format("\n \"rx_bursts\": {}, \"rx_full_bursts\": {}}}\n", t.rx_bursts,
                      t.rx_full_bursts);
     return s;
 }

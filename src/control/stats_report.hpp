@@ -33,6 +33,9 @@ StatsTotals sum_stats(const std::vector<const dp::WorkerStats*>& workers);
 struct RunInfo {
     uint64_t runtime_ms = 0;
     uint64_t mbufs_in_use = 0;
+    bool exporting = false;
+    uint64_t export_written = 0;  // JSON lines written by the exporter
+    uint64_t export_lost = 0;     // lines no reader got (write failure, slow socket client)
 };
 
 std::string format_summary(const StatsTotals& t, const std::vector<PortLabel>& ports,

@@ -29,9 +29,14 @@ namespace ioamfwd::dp {
     X(IoamTraceTruncated, "ioam_trace_truncated", "IOAM option shorter than trace header")  \
     X(IoamTraceMalformed, "ioam_trace_malformed", "RemainingLen beyond the IOAM option")    \
     X(IoamNodelenMismatch, "ioam_nodelen_mismatch", "NodeLen inconsistent with trace type") \
+    X(EdgeIoam, "edge_ioam", "IOAM from outside the domain on an edge port (drop policy)")  \
     X(LinkLocal, "link_local", "link-local address, not forwarded")                         \
     X(Multicast, "multicast", "multicast destination, not forwarded")                       \
-    X(LocalDelivery, "local_delivery", "addressed to the appliance (no local stack yet)")   \
+    X(LocalDelivery, "local_delivery", "addressed to the appliance, not a tunnel")          \
+    X(DecapDisabled, "decap_disabled", "ip6ip6 to the appliance on a port without decap")   \
+    X(DecapBadInner, "decap_bad_inner", "tunnelled packet is not a whole IPv6 packet")      \
+    X(DecapEcn, "decap_ecn", "outer CE over a not-ECT inner packet (RFC 6040)")             \
+    X(DecapNested, "decap_nested", "tunnel inside a decapsulated tunnel")                  \
     X(HopLimitExceeded, "hop_limit_exceeded", "hop limit reached 0")                        \
     X(NoRoute, "no_route", "no route to the destination")                                   \
     X(NoNeighbor, "no_neighbor", "next hop has no neighbor entry")                          \
@@ -52,7 +57,12 @@ namespace ioamfwd::dp {
     X(Inserted, "ioam_inserted", "trace inserted by an encap route")                        \
     X(SampledOut, "ioam_sampled_out", "encap route's freq k/n left the packet alone")       \
     X(InlineHasHbh, "ioam_inline_has_hbh", "inline: packet already had a Hop-by-Hop")       \
-    X(InsertShift, "ioam_insert_shift", "headroom too small: payload shifted (slow path)")
+    X(InsertShift, "ioam_insert_shift", "headroom too small: payload shifted (slow path)") \
+    X(Decapsulated, "decapsulated", "ip6ip6 tunnel terminated, inner packet forwarded")     \
+    X(Exported, "ioam_exported", "trace record queued for export")                          \
+    X(EdgeStripped, "edge_stripped", "IOAM from outside the domain removed on ingress")     \
+    X(EdgeEgressStripped, "edge_egress_stripped", "IOAM removed before leaving the domain") \
+    X(ExportDropped, "ioam_export_dropped", "export ring full: trace record lost")
 
 #define IOAMFWD_ENUM_ENTRY(e, name, desc) e,
 enum class Drop : uint16_t { IOAMFWD_DROP_REASONS(IOAMFWD_ENUM_ENTRY) kCount };

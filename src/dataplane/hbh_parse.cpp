@@ -24,6 +24,7 @@ Drop check_ioam_option(const uint8_t* opt, uint32_t off, bool enabled, Ipv6Parse
     // Alignment first: Linux drops a misaligned option even on a port where
     // IOAM is disabled, so we must too or a Linux peer and we would disagree.
     if (off & 3) return Drop::IoamMisaligned;
+    ++out.n_ioam;
     if (!enabled) {
         ++out.skip_disabled;
         return kOk;
@@ -102,6 +103,7 @@ Drop parse_hbh_options(const uint8_t* ip, uint32_t hbh_len, bool enabled, Ipv6Pa
 
 Drop parse_ipv6(const uint8_t* ip, uint32_t contiguous, uint32_t frame_l3, bool ioam_enabled,
                 Ipv6Parse& out) {
+    out.n_ioam = 0;
     out.n_trace = 0;
     out.skip_disabled = 0;
     out.skip_option_type = 0;

@@ -15,6 +15,7 @@ inline constexpr unsigned kMaxHbhOptions = 8;
 
 struct Ipv6Parse {
     uint32_t l3_len = 0;   // 40 + payload length: bytes past it are link padding
+    uint8_t n_ioam = 0;    // IOAM options of any kind in the Hop-by-Hop header
     uint8_t n_trace = 0;   // Pre-allocated Trace options to process
     uint16_t trace_off[kMaxHbhOptions];  // offsets of their option headers from the IPv6 header
     uint8_t skip_disabled = 0;     // IOAM options ignored: ingress not enabled

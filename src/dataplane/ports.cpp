@@ -55,7 +55,7 @@ rte_mempool* create_mbuf_pool(unsigned n_ports, unsigned n_workers, uint16_t max
 }
 
 bool start_port(const PortSpec& spec, uint16_t n_txq, rte_mempool* pool, PortState& state,
-                std::string& err, std::string& warning) {
+                std::string& err) {
     const uint16_t port = spec.port_id;
     state.port_id = port;
     rte_eth_dev_info info{};
@@ -97,7 +97,7 @@ bool start_port(const PortSpec& spec, uint16_t n_txq, rte_mempool* pool, PortSta
         err = "cannot set MTU " + std::to_string(spec.mtu) + ": " + errstr(rc);
         return false;
     }
-    if (rc == -ENOTSUP) warning += "device cannot set its MTU; ioamfwd enforces it in software. ";
+    if (rc == -ENOTSUP) state.mtu_in_software = true;
 
     if (spec.mac) {
         rte_ether_addr mac = *spec.mac;

@@ -23,6 +23,7 @@ struct PortState {
     uint16_t port_id = 0;
     rte_ether_addr mac{};  // the MAC the port answers to and sends from
     bool promiscuous = false;  // set when the device refused the configured MAC
+    bool mtu_in_software = false;  // the device has no MTU setting (virtual devices)
 };
 
 /// Find a port by its EAL device name ("net_pcap0", "0000:3b:00.0").
@@ -36,7 +37,7 @@ rte_mempool* create_mbuf_pool(unsigned n_ports, unsigned n_workers, uint16_t max
 
 /// Configure one rx queue and `n_txq` tx queues, apply MTU and MAC, start.
 bool start_port(const PortSpec& spec, uint16_t n_txq, rte_mempool* pool, PortState& state,
-                std::string& err, std::string& warning);
+                std::string& err);
 
 void stop_port(uint16_t port_id);
 

@@ -27,6 +27,9 @@ inline constexpr unsigned kMaxPorts = RTE_MAX_ETHPORTS;
 /// counters in a fixed array.
 inline constexpr unsigned kMaxEncapRoutes = 4096;
 
+/// What an edge port does with IOAM arriving from outside the domain.
+enum class EdgePolicy : uint8_t { Ignore, Strip, Drop };
+
 struct PortView {
     bool active = false;
     rte_ether_addr mac{};
@@ -34,6 +37,9 @@ struct PortView {
     bool ioam_enabled = false;
     uint16_t ioam_id = 0xffff;
     uint32_t ioam_id_wide = 0xffffffff;
+    bool decap = false;  // terminate ip6ip6 arriving here (Linux: ip6tnl0 up)
+    bool edge = false;   // faces the outside of the IOAM domain
+    EdgePolicy edge_policy = EdgePolicy::Ignore;
 };
 
 /// What a FIB entry resolves to. Index 0 of Snapshot::nexthops is "no route".

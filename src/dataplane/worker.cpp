@@ -11,8 +11,11 @@
 
 #include "common/byte_order.hpp"
 #include "common/ioam_wire.hpp"
+#include "dataplane/decap.hpp"
 #include "dataplane/hbh_parse.hpp"
+#include "dataplane/hbh_strip.hpp"
 #include "dataplane/trace_fill.hpp"
+#include "dataplane/trace_record.hpp"
 #include "dataplane/tx_buffer.hpp"
 
 namespace ioamfwd::dp {
@@ -56,26 +59,58 @@ struct Worker {
     void count(Drop d, uint64_t n = 1) { st.drops[unsigned(d)].add(n); }
     void count(IoamEvent e, uint64_t n = 1) { st.ioam[unsigned(e)].add(n); }
 
-    void process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n);
+    /// `from_tunnel`: the packets were just decapsulated; they arrive as on a
+    /// tunnel interface, where IOAM is not enabled and tunnels do not nest.
+    void process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                       bool from_tunnel);
 
     // The stages, each one pass over the burst.
     void stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                     PacketMeta* meta);
+                     PacketMeta* meta, bool from_tunnel);
     void stage_route(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketMeta* meta);
     void stage_encap(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketMeta* meta);
     bool choose_encap(const Snapshot& s, const NextHop& nh, const wire::Ipv6Hdr* ip,
                       PacketMeta& pm);
     void stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                     PacketMeta* meta);
-    void stage_output(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketMeta* meta);
+    void export_trace(const uint8_t* ip, const uint8_t* opt, uint16_t in_port, TraceEvent ev,
+                      const timespec& now);
+    /// Returns the number of decapsulated packets left in `inner`.
+    uint16_t stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                          PacketMeta* meta, bool from_tunnel, rte_mbuf** inner);
 };
 
 inline wire::Ipv6Hdr* ipv6_of(rte_mbuf* m) {
     return rte_pktmbuf_mtod_offset(m, wire::Ipv6Hdr*, sizeof(wire::EtherHdr));
 }
 
+// Removes the IOAM options of the packet's (validated) Hop-by-Hop header, or
+// the whole header when nothing else is in it. Only the Ethernet and IPv6
+// headers move. Returns false when there was no IOAM option.
+bool strip_ioam(rte_mbuf* m, uint32_t& l3_len) {
+    constexpr uint32_t kFront = sizeof(wire::EtherHdr) + sizeof(wire::Ipv6Hdr);
+    uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+    auto* ip = reinterpret_cast<wire::Ipv6Hdr*>(d + sizeof(wire::EtherHdr));
+    if (ip->next_header != wire::kProtoHopByHop) return false;
+    uint8_t* hbh = d + kFront;
+    const uint32_t hbh_len = (uint32_t(hbh[1]) + 1) * 8;
+    uint8_t rebuilt[kHbhMax];
+    const int new_len = strip_ioam_hbh(hbh, hbh_len, rebuilt);
+    if (new_len < 0) return false;
+    const uint32_t shrink = hbh_len - uint32_t(new_len);
+    if (new_len == 0)
+        ip->next_header = hbh[0];
+    else
+        std::memcpy(hbh + shrink, rebuilt, size_t(new_len));
+    store_be16(ip->payload_len, uint16_t(load_be16(ip->payload_len) - shrink));
+    std::memmove(d + shrink, d, kFront);
+    rte_pktmbuf_adj(m, uint16_t(shrink));
+    l3_len -= shrink;
+    return true;
+}
+
 void Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                         PacketMeta* meta) {
+                         PacketMeta* meta, bool from_tunnel) {
     const PortView& port = s.ports[in_port];
     for (uint16_t i = 0; i < kPrefetchAhead && i < n; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
@@ -109,9 +144,20 @@ void Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
         }
         const uint8_t* ip = reinterpret_cast<const uint8_t*>(eth + 1);
         pm.drop = parse_ipv6(ip, seg_len - uint32_t(sizeof(wire::EtherHdr)),
-                             frame_len - uint32_t(sizeof(wire::EtherHdr)), port.ioam_enabled,
-                             pm.parse);
+                             frame_len - uint32_t(sizeof(wire::EtherHdr)),
+                             port.ioam_enabled && !from_tunnel, pm.parse);
         if (pm.drop != kOk) continue;
+        if (pm.parse.n_ioam && port.edge && port.edge_policy != EdgePolicy::Ignore) {
+            // Foreign IOAM must not enter the domain (RFC 9486 §6).
+            if (port.edge_policy == EdgePolicy::Drop) {
+                pm.drop = Drop::EdgeIoam;
+                continue;
+            }
+            if (strip_ioam(m, pm.parse.l3_len)) count(IoamEvent::EdgeStripped);
+            // Whatever the options said, nothing of them is processed now.
+            pm.parse.n_ioam = pm.parse.n_trace = 0;
+            pm.parse.skip_disabled = pm.parse.skip_option_type = 0;
+        }
         if (pm.parse.skip_disabled) count(IoamEvent::SkipPortDisabled, pm.parse.skip_disabled);
         if (pm.parse.skip_option_type)
             count(IoamEvent::SkipOptionType, pm.parse.skip_option_type);
@@ -270,7 +316,8 @@ void Worker::stage_encap(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketM
             pm.drop = Drop::IoamNoRoom;
             continue;
         }
-        uint8_t* at = d + keep;
+        // Either way the Hop-by-Hop goes right after the (outer) IPv6 header.
+        uint8_t* at = d + kEth + kIp6;
         auto* ip = reinterpret_cast<wire::Ipv6Hdr*>(d + kEth);
         if (inline_mode) {
             std::memcpy(at, e.hbh, e.hbh_len);
@@ -341,6 +388,21 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
             opts[n_opts++] = ip + pm.inner_off + pm.parse.trace_off[k];
         if (pm.encap && pm.action == Action::Forward)
             opts[n_opts++] = ip + sizeof(wire::Ipv6Hdr) + kIoamHbhOptOffset;
+        // Which of the received traces end here or are exported in transit.
+        TraceEvent ev = TraceEvent::Transit;
+        bool export_received = false;
+        if (cfg.export_ring) {
+            if (pm.action == Action::Local) {
+                uint32_t inner_off;
+                ev = locate_inner(m, pm.parse.l3_len, inner_off) == Drop::kCount &&
+                             s.ports[in_port].decap
+                         ? TraceEvent::Decap
+                         : TraceEvent::Local;
+                export_received = true;
+            } else {
+                export_received = cfg.export_transit && pm.action == Action::Forward;
+            }
+        }
         for (unsigned k = 0; k < n_opts; ++k) {
             uint8_t* opt = opts[k];
             const auto* th = reinterpret_cast<const wire::IoamTraceHdr*>(opt + 4);
@@ -349,7 +411,8 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
                 count(IoamEvent::SkipUnknownNamespace);
                 continue;
             }
-            if (!have_time && trace_wants_time(opt)) {
+            const bool exporting = export_received && k < pm.parse.n_trace;
+            if (!have_time && (exporting || trace_wants_time(opt))) {
                 // One clock read serves the whole burst: it is the burst's
                 // processing instant, as Linux stamps at HbH processing time.
                 clock_gettime(CLOCK_REALTIME, &now);
@@ -364,26 +427,62 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
                 case FillOutcome::OverflowSet: count(IoamEvent::TraceOverflowSet); break;
                 case FillOutcome::OverflowAlready: count(IoamEvent::SkipOverflowFlag); break;
             }
+            // Like Linux's trace event: every processed trace, filled or not.
+            if (exporting) export_trace(ip + pm.inner_off, opt, in_port, ev, now);
         }
     }
 }
 
-void Worker::stage_output(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketMeta* meta) {
+void Worker::export_trace(const uint8_t* ip, const uint8_t* opt, uint16_t in_port,
+                          TraceEvent ev, const timespec& now) {
+    TraceRecord r;
+    r.time_ns = uint64_t(now.tv_sec) * 1000000000ull + uint64_t(now.tv_nsec);
+    const auto* hdr = reinterpret_cast<const wire::Ipv6Hdr*>(ip);
+    std::memcpy(r.src, hdr->src, 16);
+    std::memcpy(r.dst, hdr->dst, 16);
+    r.port = in_port;
+    r.event = ev;
+    r.reserved = 0;
+    std::memcpy(r.trace_hdr, opt + sizeof(wire::IoamOptHdr), sizeof r.trace_hdr);
+    // parse_ipv6 checked the option holds the header and RemainingLen's worth.
+    r.data_len = uint16_t(opt[1] - 2 - sizeof(wire::IoamTraceHdr));
+    std::memcpy(r.data, opt + sizeof(wire::IoamOptHdr) + sizeof(wire::IoamTraceHdr), r.data_len);
+    if (cfg.export_ring->push(r))
+        count(IoamEvent::Exported);
+    else
+        count(IoamEvent::ExportDropped);
+}
+
+uint16_t Worker::stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                              PacketMeta* meta, bool from_tunnel, rte_mbuf** inner) {
     rte_mbuf* to_free[kBurst];
     unsigned n_free = 0;
+    uint16_t n_inner = 0;
     for (uint16_t i = 0; i < n; ++i) {
         PacketMeta& pm = meta[i];
         rte_mbuf* m = pkts[i];
         if (pm.action == Action::Local) {
-            // The local stack (ICMPv6, decapsulation) comes with later issues.
+            // Its IOAM data was written as a destination node's in stage_ioam;
+            // a tunnel is now opened, anything else has no local stack yet.
             pm.action = Action::Drop;
-            pm.drop = Drop::LocalDelivery;
+            pm.drop = decapsulate(m, pm.parse.l3_len, s.ports[in_port].decap);
+            if (pm.drop == Drop::kCount) {
+                if (!from_tunnel) {
+                    count(IoamEvent::Decapsulated);
+                    inner[n_inner++] = m;
+                    continue;
+                }
+                pm.drop = Drop::DecapNested;
+            }
         }
         if (pm.action == Action::Drop) {
             count(pm.drop);
             to_free[n_free++] = m;
             continue;
         }
+        // Nor may the domain's IOAM leak out through an edge port.
+        if (s.ports[pm.out_port].edge && strip_ioam(m, pm.parse.l3_len))
+            count(IoamEvent::EdgeEgressStripped);
         auto* eth = rte_pktmbuf_mtod(m, wire::EtherHdr*);
         if (!pm.hop_limit_done) --ipv6_of(m)->hop_limit;
         std::memcpy(eth->dst, pm.dst_mac.addr_bytes, 6);
@@ -394,19 +493,24 @@ void Worker::stage_output(const Snapshot& s, rte_mbuf** pkts, uint16_t n, Packet
         if (b.n >= kBurst) b.flush(pm.out_port, uint16_t(cfg.index), st);
     }
     if (n_free) rte_pktmbuf_free_bulk(to_free, n_free);
+    return n_inner;
 }
 
-void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
+void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                           bool from_tunnel) {
     if (s.generation != freq_generation) {
         std::memset(freq_counter, 0, sizeof freq_counter);
         freq_generation = s.generation;
     }
     PacketMeta meta[kBurst];
-    stage_parse(s, in_port, pkts, n, meta);
+    rte_mbuf* inner[kBurst];
+    stage_parse(s, in_port, pkts, n, meta, from_tunnel);
     stage_route(s, pkts, n, meta);
     stage_encap(s, pkts, n, meta);
     stage_ioam(s, in_port, pkts, n, meta);
-    stage_output(s, pkts, n, meta);
+    const uint16_t n_inner = stage_output(s, in_port, pkts, n, meta, from_tunnel, inner);
+    // Decapsulated packets run the stages again, as received on a tunnel.
+    if (n_inner) process_burst(s, in_port, inner, n_inner, true);
 }
 
 }  // namespace
@@ -429,7 +533,7 @@ int worker_main(void* arg) {
             w.st.rx[q.port].add(n);
             w.st.rx_bursts.add(1);
             if (n == kBurst) w.st.rx_full_bursts.add(1);
-            w.process_burst(*s, q.port, burst, n);
+            w.process_burst(*s, q.port, burst, n, false);
         }
         const uint64_t now = rte_rdtsc();
         if (now - prev_tsc > drain_tsc) {

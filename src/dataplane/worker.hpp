@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "dataplane/export_ring.hpp"
 #include "dataplane/snapshot.hpp"
 #include "dataplane/worker_stats.hpp"
 
@@ -23,6 +24,8 @@ struct WorkerConfig {
     SnapshotSlot* slot = nullptr;
     WorkerStats* stats = nullptr;
     const std::atomic<bool>* stop = nullptr;
+    ExportRing* export_ring = nullptr;  // null: no trace export
+    bool export_transit = false;        // also export traces of forwarded packets
 };
 
 /// lcore entry point (rte_eal_remote_launch); `arg` is a WorkerConfig*.

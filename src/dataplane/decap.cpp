@@ -1,0 +1,61 @@
+#include "dataplane/decap.hpp"
+
+#include <cstring>
+
+#include "common/ioam_wire.hpp"
+#include "dataplane/ecn.hpp"
+
+namespace ioamfwd::dp {
+
+namespace {
+constexpr uint32_t kEth = sizeof(wire::EtherHdr);
+constexpr uint32_t kIp6 = sizeof(wire::Ipv6Hdr);
+// Option headers that may sit between the outer header and the inner packet
+// (a tunnel encapsulation limit lives in Destination Options, RFC 2473 §5.1).
+constexpr int kMaxOuterExtHeaders = 4;
+
+uint8_t ecn_of(const uint8_t* ip) { return (ip[1] >> 4) & 3; }
+void set_ecn(uint8_t* ip, uint8_t ecn) { ip[1] = uint8_t((ip[1] & 0xcf) | (ecn << 4)); }
+}  // namespace
+
+Drop locate_inner(const rte_mbuf* m, uint32_t l3_len, uint32_t& inner_off) {
+    const uint8_t* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, kEth);
+    const uint32_t contiguous = rte_pktmbuf_data_len(m) - kEth;
+    uint8_t nh = ip[6];
+    uint32_t off = kIp6;
+    for (int k = 0; k < kMaxOuterExtHeaders &&
+                    (nh == wire::kProtoHopByHop || nh == wire::kProtoDestOpts);
+         ++k) {
+        if (off + 8 > l3_len || off + 8 > contiguous) return Drop::DecapBadInner;
+        const uint32_t len = (uint32_t(ip[off + 1]) + 1) * 8;
+        if (off + len > l3_len || off + len > contiguous) return Drop::DecapBadInner;
+        nh = ip[off];
+        off += len;
+    }
+    if (nh != wire::kProtoIpv6) return Drop::LocalDelivery;
+    if (off + kIp6 > l3_len || off + kIp6 > contiguous) return Drop::DecapBadInner;
+    if ((ip[off] >> 4) != 6) return Drop::DecapBadInner;
+    inner_off = off;
+    return Drop::kCount;
+}
+
+Drop decapsulate(rte_mbuf* m, uint32_t l3_len, bool enabled) {
+    uint32_t off = 0;
+    const Drop found = locate_inner(m, l3_len, off);
+    if (found != Drop::kCount) return found;
+    if (!enabled) return Drop::DecapDisabled;
+    uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+    uint8_t* ip = d + kEth;
+    uint8_t* inner = ip + off;
+
+    uint8_t ecn = ecn_of(inner);
+    if (!rfc6040_decapsulate(ecn_of(ip), ecn)) return Drop::DecapEcn;
+    set_ecn(inner, ecn);
+    // Keep the Ethernet header in front of the inner packet; the outer bytes
+    // go back to the headroom.
+    std::memmove(d + off, d, kEth);
+    rte_pktmbuf_adj(m, uint16_t(off));
+    return Drop::kCount;
+}
+
+}  // namespace ioamfwd::dp

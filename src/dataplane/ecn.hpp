@@ -1,0 +1,27 @@
+#pragma once
+// RFC 6040 §4.2: the ECN field of a packet leaving an IP-in-IP tunnel,
+// from the outer and inner ECN codepoints. Pure, header-only.
+
+#include <cstdint>
+
+namespace ioamfwd::dp {
+
+inline constexpr uint8_t kEcnNotEct = 0;
+inline constexpr uint8_t kEcnEct1 = 1;
+inline constexpr uint8_t kEcnEct0 = 2;
+inline constexpr uint8_t kEcnCe = 3;
+
+/// Returns false when the packet must be dropped (outer CE over a not-ECT
+/// inner: the congestion mark cannot be passed on); otherwise sets `inner` to
+/// the codepoint the decapsulated packet carries.
+constexpr bool rfc6040_decapsulate(uint8_t outer, uint8_t& inner) {
+    if (outer == kEcnCe) {
+        if (inner == kEcnNotEct) return false;
+        inner = kEcnCe;
+    } else if (outer == kEcnEct1 && inner == kEcnEct0) {
+        inner = kEcnEct1;
+    }
+    return true;
+}
+
+}  // namespace ioamfwd::dp
