@@ -64,6 +64,8 @@ __all__ = [
     "LinuxPeerUnavailable",
     "is_router_originated",
     "probe",
+    "probe_ioam6_lwtunnel",
+    "iproute2_has_tunsrc",
 ]
 
 ETH_P_ALL = 0x0003
@@ -116,7 +118,10 @@ class RouterConfig:
     eth1_mac: str = "02:00:00:00:02:01"
     sender_mac: str = "02:00:00:00:01:00"
     receiver_mac: str = "02:00:00:00:03:00"
-    # (prefix, gateway) routes, all out of eth1
+    # (prefix, gateway) routes, all out of eth1.  An optional third element
+    # makes it an IOAM encap route: the text after "encap ioam6", e.g.
+    # "mode encap tundst db02::2 trace prealloc type 0x800000 ns 123 size 12"
+    # (needs CONFIG_IPV6_IOAM6_LWTUNNEL; see probe_ioam6_lwtunnel()).
     routes: tuple = (("db03::/64", "db02::2"),)
     # (address, mac) permanent neighbours on eth1
     eth1_neighbors: tuple = (("db02::2", "02:00:00:00:03:00"),)
@@ -213,6 +218,51 @@ def probe() -> Optional[str]:
     if not hasattr(_libc, "setns"):
         return "libc has no setns()"
     return None
+
+
+def probe_ioam6_lwtunnel() -> Optional[str]:
+    """None if ``ip route ... encap ioam6 ...`` works here, else why not.
+
+    Tries it for real in a throw-away netns (the only reliable test: the
+    kernel answers "lwt encapsulation type not supported" without
+    CONFIG_IPV6_IOAM6_LWTUNNEL, whatever iproute2 understands).
+    """
+    why = probe()
+    if why:
+        return why
+    ns = f"ioampeer-lwt-{os.getpid()}-{next(_counter)}"
+    created = False
+    try:
+        proc = _run(["ip", "netns", "add", ns], check=False)
+        if proc.returncode != 0:
+            return f"cannot create netns {ns}: {proc.stderr.strip()}"
+        created = True
+        proc = _run(["ip", "-n", ns, "-batch", "-"], check=False, stdin=(
+            "link add p0 type veth peer name p1\n"
+            "link set p0 up\n"
+            "link set p1 up\n"
+            "addr add db04::1/64 dev p0 nodad\n"))
+        if proc.returncode != 0:
+            return f"cannot set up the probe netns: {proc.stderr.strip()}"
+        proc = _run(["ip", "-n", ns, "-6", "route", "add", "db03::/64",
+                     "encap", "ioam6", "mode", "encap", "tundst", "db02::2",
+                     "trace", "prealloc", "type", "0x800000", "ns", "123",
+                     "size", "12", "via", "db04::2", "dev", "p0"], check=False)
+        if proc.returncode != 0:
+            return ("kernel/iproute2 cannot install IOAM encap routes "
+                    "(CONFIG_IPV6_IOAM6_LWTUNNEL unset?): "
+                    f"'{(proc.stderr or proc.stdout).strip()}'")
+        return None
+    finally:
+        if created:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True,
+                           timeout=20)
+
+
+def iproute2_has_tunsrc() -> bool:
+    """True if this iproute2 knows ``encap ioam6 ... tunsrc`` (6.12+)."""
+    out = _run(["ip", "route", "help"], check=False)
+    return "tunsrc" in (out.stdout + out.stderr)
 
 
 # --------------------------------------------------------------------------
@@ -320,9 +370,23 @@ class LinuxIoamRouter:
         for addr, mac in c.eth1_neighbors:
             lines.append(f"neigh replace {addr} lladdr {mac} dev eth1 "
                          f"nud permanent")
-        for prefix, via in c.routes:
-            lines.append(f"route add {prefix} via {via} dev eth1")
+        encap_lines = []
+        for route in c.routes:
+            prefix, via = route[0], route[1]
+            if len(route) > 2 and route[2]:
+                encap_lines.append(f"route add {prefix} encap ioam6 "
+                                   f"{route[2]} via {via} dev eth1")
+            else:
+                lines.append(f"route add {prefix} via {via} dev eth1")
         self._ip_batch(self.ns_router, lines)
+        if encap_lines:
+            proc = _run(["ip", "-n", self.ns_router, "-batch", "-"],
+                        stdin="\n".join(encap_lines) + "\n", check=False)
+            if proc.returncode != 0:
+                raise LinuxPeerUnavailable(
+                    "cannot add the IOAM encap routes (kernel without "
+                    "CONFIG_IPV6_IOAM6_LWTUNNEL, or iproute2 too old?): "
+                    f"{(proc.stderr or proc.stdout).strip()}")
         self._ip(self.ns_sender, "link", "set", SENDER_IF, "up")
         self._ip(self.ns_receiver, "link", "set", RECEIVER_IF, "up")
 
