@@ -2,123 +2,121 @@
 """The seed's three-node IOAM domain (seed 002), replayed over net_pcap.
 
 Alpha (db01::1) pings Beta (db03::2) through the IOAM domain
-Athos -> Porthos -> Aramis. Each ioamfwd node runs as its own process with
-its config/<node>.yaml; the output capture of one node is the input of the
-next. The traces of the packets leaving the domain are decoded and printed.
+Athos -> Porthos -> Aramis. Each node is an ioamfwd process with its
+config/<node>.yaml and two net_pcap ports; the capture one node sends on eth1
+is the capture the next one receives on eth0:
 
-Until ioamfwd's encapsulating node exists, Athos's part is played here: the
-packets are written as Athos emits them with `encap ioam6 mode inline`
-(Hop-by-Hop with the pre-allocated trace and Athos's node data already in
-it), and Porthos and Aramis are ioamfwd transit nodes.
+  Alpha --eth0[Athos]eth1--> eth0[Porthos]eth1--> eth0[Aramis]eth1--> Beta
+          encap ioam6 mode encap            transit         decap + export
+          tundst db02::2
+
+Athos inserts the pre-allocated trace in an ip6ip6 tunnel to Aramis and
+writes its node data, Porthos adds its own, Aramis adds its own, exports the
+completed trace (--trace-export) and delivers Alpha's original packet to Beta.
+The tables below are Aramis's exported records.
 """
 
 import argparse
+import json
+import re
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from scapy.all import Ether, ICMPv6EchoRequest, IPv6, Raw, rdpcap, wrpcap
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "pcap"))
-
-import ioam_scapy as io  # noqa: E402
-from scapy.all import rdpcap, wrpcap, Ether  # noqa: E402
-
 BIN = ROOT / "build" / "ioamfwd"
 NODE_NAMES = {1: "Athos", 2: "Porthos", 3: "Aramis"}
-
-# Addresses and MACs of the seed topology (config/*.yaml).
 ALPHA, BETA = "db01::1", "db03::2"
-ATHOS_ETH1_MAC, PORTHOS_ETH0_MAC = "02:00:00:00:01:01", "02:00:00:00:02:00"
-
-
-def athos_output(type24, size, count):
-    """Frames as Athos sends them on eth1: Alpha's echo requests (hop limit 64,
-    decremented by Athos's forwarding) with the trace inserted and Athos's
-    node data written with the encapsulating node's output-path rules."""
-    athos = io.NodeProfile(
-        node_id=1, node_id_wide=11111111, enabled=False, ingress_id=101,
-        ingress_id_wide=101101, egress_id=102, egress_id_wide=102102, is_input=False,
-        namespaces={123: io.Namespace(0xDEADBEE0, 0xCAFEC0CAF00DC0DE, 777,
-                                      b"something that will be 4n-aligned")})
-    frames = []
-    for seq in range(1, count + 1):
-        hbh = io.linux_hbh(io.NH_ICMPV6, 123, type24, size)
-        ip = io.ipv6(ALPHA, BETA, hbh + io.icmp6_echo(ALPHA, BETA, seq=seq), nh=io.NH_HOPOPTS,
-                     hlim=63)
-        tr = io.ioam_options(ip)[0]
-        tr_data_off = tr.offset + 4 + 8
-        variables = []
-        node = io.fill_node_data(63, athos, athos.namespaces[123], type24, variables, 0)
-        room = tr.trace.remlen * 4
-        if len(node) <= room:
-            node = bytearray(node)
-            now = time.time()
-            for off, kind in variables:
-                value = {io.VAR_TS_SEC: int(now) & 0xFFFFFFFF,
-                         io.VAR_TS_FRAC: int((now % 1) * 1_000_000),
-                         io.VAR_QDEPTH: 0}[kind]
-                struct.pack_into("!I", node, off, value)
-            start = tr_data_off + room - len(node)
-            ip = bytearray(ip)
-            ip[start:start + len(node)] = node
-            ip[tr.offset + 7] = (ip[tr.offset + 7] & 0x80) | ((room - len(node)) // 4)
-        frames.append(io.ether(PORTHOS_ETH0_MAC, ATHOS_ETH1_MAC, bytes(ip)))
-    return frames
-
-
-def run_node(name, workdir, rx0):
-    """Replay `rx0` into eth0 of ioamfwd running config/<name>.yaml; returns
-    the frames that left eth1."""
-    empty, out0, out1 = workdir / f"{name}_empty.pcap", workdir / f"{name}_out0.pcap", \
-        workdir / f"{name}_out1.pcap"
-    wrpcap(str(empty), [], linktype=1)
-    cmd = [str(BIN), "-l", "0-1", "--no-huge", "-m", "512", "--no-shconf", "--no-pci",
-           "--log-level=lib.eal:error", "--file-prefix", f"demo_{name}",
-           "--vdev", f"net_pcap0,rx_pcap={rx0},tx_pcap={out0}",
-           "--vdev", f"net_pcap1,rx_pcap={empty},tx_pcap={out1}",
-           "--", "--config", str(ROOT / "config" / f"{name}.yaml"), "--idle-exit", "300",
-           "--log-level", "warn"]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if res.returncode != 0:
-        sys.exit(f"ioamfwd ({name}) failed:\n{res.stdout}{res.stderr}")
-    summary = [line for line in res.stdout.splitlines() if line.strip().startswith("port")]
-    print(f"  {name:<8} " + "\n           ".join(s.strip() for s in summary))
-    return out1
-
+ALPHA_MAC, ATHOS_ETH0_MAC = "02:00:00:00:00:01", "02:00:00:00:01:00"
 
 FIELDS = [
-    ("hop_limit", "hop limit", "{}"), ("node_id", "node id", "{}"),
-    ("ingress_id", "ingress if id", "{}"), ("egress_id", "egress if id", "{}"),
-    ("ts_sec", "timestamp s", "{}"), ("ts_frac", "timestamp us", "{}"),
-    ("transit_delay", "transit delay", "0x{:08x}"), ("ns_data", "namespace data", "0x{:08x}"),
-    ("queue_depth", "queue depth", "{}"), ("checksum_complement", "checksum compl.", "0x{:08x}"),
-    ("hop_limit_wide", "hop limit (wide)", "{}"), ("node_id_wide", "node id (wide)", "{}"),
-    ("ingress_id_wide", "ingress id (wide)", "{}"), ("egress_id_wide", "egress id (wide)", "{}"),
-    ("ns_data_wide", "ns data (wide)", "0x{:016x}"),
-    ("buffer_occupancy", "buffer occupancy", "0x{:08x}"),
+    ("hop_limit", "hop limit"), ("node_id", "node id"),
+    ("ingress_if_id", "ingress if id"), ("egress_if_id", "egress if id"),
+    ("timestamp_sec", "timestamp s"), ("timestamp_frac", "timestamp us"),
+    ("transit_delay", "transit delay"), ("namespace_data", "namespace data"),
+    ("queue_depth", "queue depth"), ("checksum_complement", "checksum compl."),
+    ("hop_limit_wide", "hop limit (wide)"), ("node_id_wide", "node id (wide)"),
+    ("ingress_if_id_wide", "ingress id (wide)"), ("egress_if_id_wide", "egress id (wide)"),
+    ("namespace_data_wide", "ns data (wide)"), ("buffer_occupancy", "buffer occupancy"),
 ]
 
 
-def show_trace(frame):
-    ip = io.strip_ether(frame)
-    tr = io.ioam_trace(ip)
-    nodes = list(reversed(io.decode_nodes(tr)))  # path order: Athos first
-    print(f"  namespace {tr.ns}, trace type 0x{tr.type24:06x}, NodeLen {tr.nodelen}, "
-          f"RemainingLen {tr.remlen}, overflow {'yes' if tr.overflow else 'no'}")
-    rows = [("field", [f"node {i + 1} ({NODE_NAMES.get(n.get('node_id'), '?')})"
-                       for i, n in enumerate(nodes)])]
-    for key, label, fmt in FIELDS:
-        if key in nodes[0]:
-            rows.append((label, [fmt.format(n[key]) for n in nodes]))
-    if "oss" in nodes[0]:
+def alpha_packets(count):
+    return [Ether(dst=ATHOS_ETH0_MAC, src=ALPHA_MAC) /
+            IPv6(src=ALPHA, dst=BETA, hlim=64) /
+            ICMPv6EchoRequest(id=0x1001, seq=seq) / Raw(b"ioamfwd demo")
+            for seq in range(1, count + 1)]
+
+
+def config_for(name, trace, workdir):
+    """config/<name>.yaml, with Athos's encap trace replaced for a variant."""
+    src = ROOT / "config" / f"{name}.yaml"
+    if name != "athos" or trace is None:
+        return src
+    text = src.read_text()
+    text, n = re.subn(r"(\n\s+trace:\s*\n(\s+)type:).*\n(\s+ns:.*\n)(\s+size:).*\n",
+                      lambda m: f"{m.group(1)} 0x{trace[0]:06x}\n{m.group(3)}{m.group(4)} "
+                                f"{trace[1]}\n", text)
+    if n != 1:
+        sys.exit("cannot find Athos's encap trace in config/athos.yaml")
+    out = workdir / "athos_variant.yaml"
+    out.write_text(text)
+    return out
+
+
+def run_node(name, config, workdir, rx0, export=None):
+    """Replay `rx0` into eth0 of one ioamfwd node; returns its eth1 capture."""
+    empty, out0, out1 = (workdir / f"{name}_{x}.pcap" for x in ("empty", "out0", "out1"))
+    wrpcap(str(empty), [], linktype=1)
+    cmd = [str(BIN), "-l", "0-1", "--no-huge", "-m", "512", "--no-shconf", "--no-pci",
+           "--log-level=lib.eal:error", "--file-prefix", f"ioamfwd_demo_{name}",
+           "--vdev", f"net_pcap0,rx_pcap={rx0},tx_pcap={out0}",
+           "--vdev", f"net_pcap1,rx_pcap={empty},tx_pcap={out1}",
+           "--", "--config", str(config), "--idle-exit", "300", "--log-level", "warn"]
+    if export:
+        cmd += ["--trace-export", str(export)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    shutil.rmtree(f"/var/run/dpdk/ioamfwd_demo_{name}", ignore_errors=True)
+    if res.returncode != 0:
+        sys.exit(f"ioamfwd ({name}) failed:\n{res.stdout}{res.stderr}")
+    lines = res.stdout.splitlines()
+    ports = [l.strip() for l in lines if l.strip().startswith("port ")]
+    events = [l.strip() for l in lines if l.strip().startswith("ioam:")]
+    print(f"  {name:<8} " + "  |  ".join(p.split(None, 2)[1] + " " + " ".join(p.split()[3:])
+                                        for p in ports))
+    for e in events:
+        print(f"           {e}")
+    return out1
+
+
+def cell(value):
+    # The all-ones "unavailable" values read better in hex.
+    if isinstance(value, int) and value in (0xFFFF, 0xFFFFFFFF):
+        return f"0x{value:x} (n/a)"
+    return str(value)
+
+
+def show(record):
+    hops = record["hops"]
+    print(f"  namespace {record['namespace']}, trace type {record['trace_type']}, "
+          f"NodeLen {record['nodelen']}, RemainingLen {record['remaining_len']}, "
+          f"overflow {'yes' if record['flags']['overflow'] else 'no'}, "
+          f"completed by {record['event']} on {record['port']} "
+          f"({record['src']} -> {record['dst']})")
+    rows = [("field", [f"node {i + 1} ({NODE_NAMES.get(h.get('node_id'), '?')})"
+                       for i, h in enumerate(hops)])]
+    for key, label in FIELDS:
+        if key in hops[0]:
+            rows.append((label, [cell(h[key]) for h in hops]))
+    if "opaque_state_snapshot" in hops[0]:
         cells = []
-        for n in nodes:
-            o = n["oss"]
-            text = o["data"].rstrip(b"\0").decode("ascii", "replace")
+        for h in hops:
+            o = h["opaque_state_snapshot"]
+            text = bytes.fromhex(o["data"]).rstrip(b"\0").decode("ascii", "replace")
             cells.append(f"{o['schema_id']} {text!r}" if o["length"] else
                          f"none (0x{o['schema_id']:06x})")
         rows.append(("opaque snapshot", cells))
@@ -127,18 +125,29 @@ def show_trace(frame):
         print("  " + label.ljust(20) + "".join(c.ljust(width) for c in cells).rstrip())
 
 
-def run_variant(title, type24, size, count, workdir):
-    print(f"\n=== {title}: trace type 0x{type24:06x}, {size} octets pre-allocated, "
-          f"{count} echo requests {ALPHA} -> {BETA}")
-    src = workdir / f"athos_out_{type24:06x}.pcap"
-    wrpcap(str(src), [Ether(f) for f in athos_output(type24, size, count)])
-    porthos_out = run_node("porthos", workdir, src)
-    aramis_out = run_node("aramis", workdir, porthos_out)
-    frames = [bytes(p) for p in rdpcap(str(aramis_out))]
-    if len(frames) != count:
-        sys.exit(f"expected {count} packets out of Aramis, got {len(frames)}")
-    print(f"\n  trace of the first packet leaving Aramis towards Beta:")
-    show_trace(frames[0])
+def run_variant(title, trace, count, workdir):
+    label = "as in config/athos.yaml" if trace is None else \
+        f"type 0x{trace[0]:06x}, {trace[1]} octets"
+    print(f"\n=== {title} ({label}): {count} echo requests {ALPHA} -> {BETA}")
+    sent = alpha_packets(count)
+    alpha = workdir / "alpha.pcap"
+    wrpcap(str(alpha), sent)
+    export = workdir / "aramis_traces.jsonl"
+    athos_out = run_node("athos", config_for("athos", trace, workdir), workdir, alpha)
+    porthos_out = run_node("porthos", config_for("porthos", None, workdir), workdir, athos_out)
+    beta_in = run_node("aramis", config_for("aramis", None, workdir), workdir, porthos_out,
+                       export)
+    received = rdpcap(str(beta_in))
+    records = [json.loads(l) for l in export.read_text().splitlines()]
+    if len(received) != count or len(records) != count:
+        sys.exit(f"expected {count} packets at Beta and {count} traces, got "
+                 f"{len(received)} and {len(records)}")
+    same = all(bytes(r[IPv6].payload) == bytes(s[IPv6].payload) and r[IPv6].hlim == 62
+               for r, s in zip(received, sent))
+    print(f"  Beta received {len(received)} packets: {'Alpha' if same else 'NOT Alpha'}'s "
+          f"packets unchanged except hop limit 64 -> 62")
+    print("\n  trace of the first packet, as Aramis exported it:")
+    show(records[0])
 
 
 def main():
@@ -150,11 +159,11 @@ def main():
         sys.exit(f"{BIN} is missing: run scripts/setup.sh")
     workdir = Path(tempfile.mkdtemp(prefix="ioamfwd-demo-"))
     try:
-        run_variant("seed 002", 0x800000, 12, args.count, workdir)
-        run_variant("full trace", 0xFFF002, 244, args.count, workdir)
+        run_variant("seed 002", None, args.count, workdir)
+        run_variant("full trace", (0xFFF002, 244), args.count, workdir)
     finally:
         if args.keep:
-            print(f"\ncaptures kept in {workdir}")
+            print(f"\ncaptures and exports kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
