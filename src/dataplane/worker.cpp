@@ -515,6 +515,20 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
 
 }  // namespace
 
+struct BurstProcessor::Impl : Worker {};
+
+BurstProcessor::BurstProcessor(const WorkerConfig& cfg) : impl_(new Impl{{cfg, *cfg.stats}}) {}
+BurstProcessor::~BurstProcessor() { delete impl_; }
+
+void BurstProcessor::process(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
+    impl_->st.rx[in_port].add(n);
+    impl_->process_burst(s, in_port, pkts, n, false);
+}
+
+void BurstProcessor::flush() {
+    for (uint16_t p : impl_->cfg.tx_ports) impl_->tx[p].drain(p, uint16_t(impl_->cfg.index), impl_->st);
+}
+
 int worker_main(void* arg) {
     const auto& cfg = *static_cast<const WorkerConfig*>(arg);
     Worker w{cfg, *cfg.stats};

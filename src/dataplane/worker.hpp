@@ -2,6 +2,8 @@
 // The poll-mode worker: one per worker lcore, each owning a set of rx queues
 // and one tx queue on every port.
 
+#include <rte_mbuf.h>
+
 #include <atomic>
 #include <cstdint>
 #include <vector>
@@ -30,5 +32,27 @@ struct WorkerConfig {
 
 /// lcore entry point (rte_eal_remote_launch); `arg` is a WorkerConfig*.
 int worker_main(void* arg);
+
+/// The worker's packet processing without its poll loop: what worker_main
+/// does with each received burst, callable from tests and fuzzers on the
+/// calling thread with real mbufs. Transmits on tx queue `cfg.index`.
+class BurstProcessor {
+public:
+    explicit BurstProcessor(const WorkerConfig& cfg);
+    ~BurstProcessor();
+    BurstProcessor(const BurstProcessor&) = delete;
+    BurstProcessor& operator=(const BurstProcessor&) = delete;
+
+    /// Takes ownership of the `n` (at most 32) mbufs: each is queued for
+    /// transmission or freed and counted.
+    void process(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n);
+    /// Sends everything still buffered (what the drain timer does).
+    void flush();
+
+    struct Impl;
+
+private:
+    Impl* impl_;
+};
 
 }  // namespace ioamfwd::dp
