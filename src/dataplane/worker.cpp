@@ -147,6 +147,7 @@ void Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
                              frame_len - uint32_t(sizeof(wire::EtherHdr)),
                              port.ioam_enabled && !from_tunnel, pm.parse);
         if (pm.drop != kOk) continue;
+        pm.hop_in = reinterpret_cast<const wire::Ipv6Hdr*>(ip)->hop_limit;
         if (pm.parse.n_ioam && port.edge && port.edge_policy != EdgePolicy::Ignore) {
             // Foreign IOAM must not enter the domain (RFC 9486 §6).
             if (port.edge_policy == EdgePolicy::Drop) {
@@ -163,13 +164,14 @@ void Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
             count(IoamEvent::SkipOptionType, pm.parse.skip_option_type);
         // Link padding after the IPv6 payload is not part of the packet (Linux
         // trims it too); forwarding it would grow the frame at every hop.
-        const uint32_t excess = frame_len - uint32_t(sizeof(wire::EtherHdr)) - pm.parse.l3_len;
+        // (Re-read the length: stripping may have shortened the frame.)
+        const uint32_t excess =
+            rte_pktmbuf_pkt_len(m) - uint32_t(sizeof(wire::EtherHdr)) - pm.parse.l3_len;
         if (excess && rte_pktmbuf_trim(m, uint16_t(excess)) != 0) {
             pm.drop = Drop::Ipv6BadLength;
             continue;
         }
         pm.hbh_ok = true;
-        pm.hop_in = reinterpret_cast<const wire::Ipv6Hdr*>(ip)->hop_limit;
         pm.action = Action::Forward;
     }
 }
