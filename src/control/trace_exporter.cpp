@@ -36,22 +36,32 @@ bool TraceExporter::open(const std::string& target, std::string& err) {
     }
     if (target.rfind("unix:", 0) == 0) {
         socket_path_ = target.substr(5);
+        // Bound under a temporary name and renamed once it listens with mode
+        // 0600: a reader never sees the path refuse connections, nor a moment
+        // when others could open it (trace data shows the network's inner
+        // workings).
+        const std::string temp = socket_path_ + ".tmp" + std::to_string(::getpid());
         sockaddr_un sa{};
         sa.sun_family = AF_UNIX;
-        if (socket_path_.empty() || socket_path_.size() >= sizeof sa.sun_path) {
+        if (socket_path_.empty() || temp.size() >= sizeof sa.sun_path) {
             err = "--trace-export " + target + ": bad socket path";
             return false;
         }
-        std::memcpy(sa.sun_path, socket_path_.c_str(), socket_path_.size());
+        std::memcpy(sa.sun_path, temp.c_str(), temp.size());
         listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        ::unlink(socket_path_.c_str());
-        if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-            ::listen(listen_fd_, kMaxClients) != 0) {
+        ::unlink(temp.c_str());
+        const mode_t old_mask = ::umask(0177);
+        const bool ok = listen_fd_ >= 0 &&
+                        ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
+                        ::listen(listen_fd_, kMaxClients) == 0 &&
+                        ::chmod(temp.c_str(), 0600) == 0 &&
+                        ::rename(temp.c_str(), socket_path_.c_str()) == 0;
+        ::umask(old_mask);
+        if (!ok) {
             err = "--trace-export " + target + ": " + std::strerror(errno);
+            ::unlink(temp.c_str());
             return false;
         }
-        // Trace data shows the network's inner workings: owner only.
-        ::chmod(socket_path_.c_str(), 0600);
         return true;
     }
     fd_ = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -752,3 +752,164 @@ def hexdiff(expected: bytes, actual: bytes, width: int = 16) -> str:
         lines.append(f"length: expected {len(expected)}, got {len(actual)}")
     return "\n".join(lines) or "(identical)"
 
+
+
+# --------------------------------------------------------------------------
+# Decapsulation, trace export and domain-edge helpers (test_decap.py,
+# test_export.py, test_edge.py, test_three_nodes.py). Written from the
+# RFCs / the reference text, not from the appliance's code.
+# --------------------------------------------------------------------------
+
+ECN_NOT_ECT, ECN_ECT1, ECN_ECT0, ECN_CE = 0b00, 0b01, 0b10, 0b11
+ECN_NAMES = {ECN_NOT_ECT: "notect", ECN_ECT1: "ect1", ECN_ECT0: "ect0", ECN_CE: "ce"}
+
+# RFC 6040 section 4.2, Figure 4 (decapsulation): RFC6040_DECAP[inner][outer]
+# is the ECN field of the forwarded inner header, None = drop. Written out
+# as the RFC's table rather than computed.
+RFC6040_DECAP = {
+    #              outer: Not-ECT        ECT(0)        ECT(1)        CE
+    ECN_NOT_ECT: {ECN_NOT_ECT: ECN_NOT_ECT, ECN_ECT0: ECN_NOT_ECT, ECN_ECT1: ECN_NOT_ECT,
+                  ECN_CE: None},
+    ECN_ECT0: {ECN_NOT_ECT: ECN_ECT0, ECN_ECT0: ECN_ECT0, ECN_ECT1: ECN_ECT1, ECN_CE: ECN_CE},
+    ECN_ECT1: {ECN_NOT_ECT: ECN_ECT1, ECN_ECT0: ECN_ECT1, ECN_ECT1: ECN_ECT1, ECN_CE: ECN_CE},
+    ECN_CE: {ECN_NOT_ECT: ECN_CE, ECN_ECT0: ECN_CE, ECN_ECT1: ECN_CE, ECN_CE: ECN_CE},
+}
+
+
+def traffic_class(pkt: bytes) -> int:
+    return (struct.unpack_from("!I", pkt, 0)[0] >> 20) & 0xFF
+
+
+def set_traffic_class(pkt: bytes, tc: int) -> bytes:
+    first = struct.unpack_from("!I", pkt, 0)[0]
+    first = (first & ~(0xFF << 20) & 0xFFFFFFFF) | ((tc & 0xFF) << 20)
+    return struct.pack("!I", first) + pkt[4:]
+
+
+def set_flow_label(pkt: bytes, fl: int) -> bytes:
+    first = struct.unpack_from("!I", pkt, 0)[0]
+    return struct.pack("!I", (first & 0xFFF00000) | (fl & 0xFFFFF)) + pkt[4:]
+
+
+# --- trace export records (brief: one JSON object per completed trace) -------
+
+def _record_node(data: bytes, off: int, type24: int) -> Tuple[Optional[dict], int]:
+    """One node in the export record's vocabulary; (None, off) when the
+    octets left from ``off`` do not hold a whole node."""
+    node: dict = {}
+    for n in bits_of(type24):
+        if n == 23:
+            continue
+        if n == 22:
+            if off + 4 > len(data):
+                return None, off
+            octets = data[off] * 4
+            if off + 4 + octets > len(data):
+                return None, off
+            node["opaque_state_snapshot"] = {
+                "schema_id": _u(data, off + 1, 3), "length": octets,
+                "data": data[off + 4:off + 4 + octets].hex()}
+            off += 4 + octets
+            continue
+        size = 8 if n in (8, 9, 10) else 4
+        if off + size > len(data):
+            return None, off
+        w = data[off:off + size]
+        if n == 0:
+            node["hop_limit"], node["node_id"] = w[0], _u(w, 1, 3)
+        elif n == 1:
+            node["ingress_if_id"], node["egress_if_id"] = _u(w, 0, 2), _u(w, 2, 2)
+        elif n == 2:
+            node["timestamp_sec"] = _u(w, 0, 4)
+        elif n == 3:
+            node["timestamp_frac"] = _u(w, 0, 4)
+        elif n == 4:
+            node["transit_delay"] = _u(w, 0, 4)
+        elif n == 5:
+            node["namespace_data"] = f"0x{_u(w, 0, 4):08x}"
+        elif n == 6:
+            node["queue_depth"] = _u(w, 0, 4)
+        elif n == 7:
+            node["checksum_complement"] = f"0x{_u(w, 0, 4):08x}"
+        elif n == 8:
+            node["hop_limit_wide"], node["node_id_wide"] = w[0], _u(w, 1, 7)
+        elif n == 9:
+            node["ingress_if_id_wide"], node["egress_if_id_wide"] = _u(w, 0, 4), _u(w, 4, 4)
+        elif n == 10:
+            node["namespace_data_wide"] = f"0x{_u(w, 0, 8):016x}"
+        elif n == 11:
+            node["buffer_occupancy"] = _u(w, 0, 4)
+        else:  # 12..21
+            node[f"bit{n}"] = f"0x{_u(w, 0, 4):08x}"
+        off += size
+    return node, off
+
+
+def export_record(trace: IoamTrace) -> dict:
+    """The trace-dependent part of an export record for ``trace`` as it is
+    in the packet: namespace, type, NodeLen, flags, RemainingLen, the hops
+    in path order (encapsulating node first) and whether leftover octets
+    did not form a whole node (key ``decode_error`` present, value True
+    here: the appliance's message text is not part of the contract)."""
+    rec = {
+        "namespace": trace.ns,
+        "trace_type": f"0x{trace.type24:06x}",
+        "nodelen": trace.nodelen,
+        "flags": {"overflow": bool(trace.flags & FLAG_OVERFLOW),
+                  "loopback": bool(trace.flags & FLAG_LOOPBACK),
+                  "active": bool(trace.flags & FLAG_ACTIVE)},
+        "remaining_len": trace.remlen,
+    }
+    hops = []
+    off = min(trace.remlen * 4, len(trace.data))
+    while off < len(trace.data):
+        node, nxt = _record_node(trace.data, off, trace.type24)
+        if node is None or nxt == off:
+            rec["decode_error"] = True
+            break
+        hops.append(node)
+        off = nxt
+    rec["hops"] = hops[::-1]
+    return rec
+
+
+def prealloc_traces(pkt: bytes) -> List[IoamTrace]:
+    """Every Pre-allocated Trace in the HbH directly after the IPv6 header."""
+    return [o.trace for o in ioam_options(pkt) if o.opt_type == IOAM_PREALLOC
+            and o.trace is not None]
+
+
+# --- domain edge: removing IOAM options from a Hop-by-Hop header ----------------
+
+def strip_ioam(pkt: bytes) -> Tuple[bytes, bool]:
+    """The packet with every IOAM option (any option-type) removed from the
+    HbH directly after the IPv6 header, as the brief describes the edge
+    strip; (packet, whether anything was removed).
+
+    Kept options (everything but IOAM, Pad1 and PadN) stay in order at the
+    same HbH offset modulo 8; each is preceded by the minimal padding
+    (Pad1 for one octet, one PadN otherwise) that puts it there, and the
+    header is padded to a multiple of 8 the same way. No kept option: the
+    whole header goes, its next header moves into the IPv6 header."""
+    if len(pkt) < 48 or pkt[6] != NH_HOPOPTS:
+        return pkt, False
+    hlen = (pkt[41] + 1) * 8
+    tlvs = parse_tlvs(pkt, 42, 40 + hlen)
+    if not any(t.otype == OPT_IOAM for t in tlvs):
+        return pkt, False
+    kept = [t for t in tlvs if t.otype not in (OPT_IOAM, OPT_PAD1, OPT_PADN)]
+    rest = pkt[40 + hlen:]
+    if not kept:
+        new = bytearray(pkt[:40] + rest)
+        new[6] = pkt[40]
+    else:
+        body = bytearray()
+        for t in kept:
+            cur = 2 + len(body)
+            body += padding(((t.offset - 40) - cur) % 8)
+            body += t.raw
+        body += padding(-(2 + len(body)) % 8)
+        hbh = bytes([pkt[40], (2 + len(body)) // 8 - 1]) + bytes(body)
+        new = bytearray(pkt[:40] + hbh + rest)
+    new[4:6] = struct.pack("!H", len(new) - 40)
+    return bytes(new), True
