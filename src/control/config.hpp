@@ -102,9 +102,17 @@ struct NeighborConfig {
     Mark mark;
 };
 
+/// RFC 4443 §2.4(f) rate limit of the ICMPv6 messages the appliance sends,
+/// per worker lcore; Linux's defaults (net.ipv6.icmp ratelimit: 1000/s, burst 50).
+struct IcmpConfig {
+    uint32_t rate = 1000;  // messages per second; 0 = send none
+    uint32_t burst = 50;
+};
+
 struct Config {
     std::string source;  // file name the config came from (for messages)
     NodeConfig node;
+    IcmpConfig icmp;
     std::vector<PortConfig> ports;
     std::vector<NamespaceConfig> namespaces;
     std::vector<SchemaConfig> schemas;

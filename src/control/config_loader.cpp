@@ -255,6 +255,7 @@ public:
 
 private:
     void read_node(const Field& field);
+    void read_icmp(const Field& field);
     void read_ports(const Field& field);
     PortConfig read_port(const Field& entry);
     void read_port_addresses(const Field& field, PortConfig& port);
@@ -280,10 +281,12 @@ Config Loader::load(const YAML::Node& root) {
     Field top{YAML::Node(), root, ""};
     if (!root.IsMap())
         throw YamlError{top.mark(), "the top level must be a mapping of sections (node, ports, "
-                                    "namespaces, schemas, routes, neighbors), got " +
+                                    "icmp, namespaces, schemas, routes, neighbors), got " +
                                         yaml::kind_name(root)};
-    MapReader sections(top, {"node", "ports", "namespaces", "schemas", "routes", "neighbors"});
+    MapReader sections(top,
+                       {"node", "icmp", "ports", "namespaces", "schemas", "routes", "neighbors"});
     if (auto f = sections.optional("node")) read_node(*f);
+    if (auto f = sections.optional("icmp")) read_icmp(*f);
     read_ports(sections.required("ports"));
     if (auto f = sections.optional("schemas")) read_schemas(*f);
     if (auto f = sections.optional("namespaces")) read_namespaces(*f);
@@ -298,6 +301,15 @@ void Loader::read_node(const Field& field) {
     if (auto f = map.optional("id")) config_.node.id = uint32_t(yaml::read_uint(*f, 0, kMaxNodeId));
     if (auto f = map.optional("id_wide"))
         config_.node.id_wide = yaml::read_uint(*f, 0, kMaxNodeIdWide);
+}
+
+void Loader::read_icmp(const Field& field) {
+    if (field.is_null()) return;
+    MapReader map(field, {"rate", "burst"});
+    // The token bucket's arithmetic stays exact up to a million per second.
+    if (auto f = map.optional("rate")) config_.icmp.rate = uint32_t(yaml::read_uint(*f, 0, 1000000));
+    if (auto f = map.optional("burst"))
+        config_.icmp.burst = uint32_t(yaml::read_uint(*f, 1, 1000000));
 }
 
 void Loader::read_ports(const Field& field) {

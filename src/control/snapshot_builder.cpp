@@ -36,6 +36,7 @@ dp::EncapProfile make_encap_profile(const EncapConfig& ec) {
     dp::EncapProfile p;
     p.mode = ec.mode == EncapConfig::Mode::Inline ? dp::EncapProfile::Mode::Inline
                                                   : dp::EncapProfile::Mode::Encap;
+    p.auto_mode = ec.mode == EncapConfig::Mode::Auto;
     p.freq_k = ec.freq_k;
     p.freq_n = ec.freq_n;
     p.hbh_len = uint16_t(dp::build_ioam_hbh(p.hbh, 0, ec.trace_ns, ec.trace_type, ec.trace_size));
@@ -88,6 +89,8 @@ std::unique_ptr<dp::Snapshot> build_snapshot(const Config& cfg,
     snap->generation = generation;
     snap->node.id = cfg.node.id;
     snap->node.id_wide = cfg.node.id_wide;
+    snap->icmp_rate = cfg.icmp.rate;
+    snap->icmp_burst = cfg.icmp.burst;
 
     for (const auto& pc : cfg.ports) {
         const PortBinding* b = find_binding(ports, pc.name);
@@ -103,6 +106,11 @@ std::unique_ptr<dp::Snapshot> build_snapshot(const Config& cfg,
         v.ioam_id = pc.ioam.id;
         v.ioam_id_wide = pc.ioam.id_wide;
         v.decap = pc.decap;
+        if (!pc.addresses.empty()) {
+            v.has_addr = true;
+            std::memcpy(v.addr, pc.addresses.front().addr.bytes.data(), 16);
+        }
+        for (const auto& a : pc.addresses) v.addrs.push_back(a.addr.bytes);
         v.edge = pc.edge;
         switch (pc.edge_policy) {
             case PortConfig::EdgePolicy::Ignore: v.edge_policy = dp::EdgePolicy::Ignore; break;

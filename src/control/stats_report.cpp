@@ -21,6 +21,7 @@ StatsTotals sum_stats(const std::vector<const dp::WorkerStats*>& workers) {
     for (const dp::WorkerStats* w : workers) {
         for (unsigned i = 0; i < dp::kDropCount; ++i) t.drops[i] += w->drops[i].get();
         for (unsigned i = 0; i < dp::kIoamEventCount; ++i) t.ioam[i] += w->ioam[i].get();
+        for (unsigned i = 0; i < dp::kIcmpEventCount; ++i) t.icmp[i] += w->icmp[i].get();
         for (unsigned p = 0; p < dp::kMaxPorts; ++p) {
             t.rx[p] += w->rx[p].get();
             t.tx[p] += w->tx[p].get();
@@ -45,6 +46,10 @@ std::string format_summary(const StatsTotals& t, const std::vector<PortLabel>& p
             any = true;
         }
     s += any ? "\n" : " none\n";
+    std::string icmp;
+    for (unsigned i = 0; i < dp::kIcmpEventCount; ++i)
+        if (t.icmp[i]) icmp += fmt::format(" {} {}", dp::icmp_event_name(dp::IcmpEvent(i)), t.icmp[i]);
+    if (!icmp.empty()) s += "  icmp:" + icmp + "\n";
     s += fmt::format("  drops: {}\n", t.total_drops());
     for (unsigned i = 0; i < dp::kDropCount; ++i)
         if (t.drops[i])
@@ -78,6 +83,10 @@ std::string format_json(const StatsTotals& t, const std::vector<PortLabel>& port
     for (unsigned i = 0; i < dp::kIoamEventCount; ++i)
         s += fmt::format("{}\"{}\": {}", i ? ", " : "", dp::ioam_event_name(dp::IoamEvent(i)),
                          t.ioam[i]);
+    s += "},\n \"icmp\": {";
+    for (unsigned i = 0; i < dp::kIcmpEventCount; ++i)
+        s += fmt::format("{}\"{}\": {}", i ? ", " : "", dp::icmp_event_name(dp::IcmpEvent(i)),
+                         t.icmp[i]);
     s += fmt::format("}},\n \"export\": {{\"written\": {}, \"lost\": {}}},", run.export_written,
                      run.export_lost);
     s += fmt::format("\n \"rx_bursts\": {}, \"rx_full_bursts\": {}}}\n", t.rx_bursts,

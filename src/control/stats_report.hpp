@@ -19,6 +19,7 @@ struct PortLabel {
 struct StatsTotals {
     uint64_t drops[dp::kDropCount] = {};
     uint64_t ioam[dp::kIoamEventCount] = {};
+    uint64_t icmp[dp::kIcmpEventCount] = {};
     uint64_t rx[dp::kMaxPorts] = {};
     uint64_t tx[dp::kMaxPorts] = {};
     uint64_t rx_bursts = 0;

@@ -44,6 +44,8 @@ namespace ioamfwd::dp {
     X(IoamMtuExceeded, "ioam_mtu_exceeded", "IOAM insertion would exceed the egress MTU")   \
     X(IoamNoRoom, "ioam_no_room", "mbuf cannot take the inserted IOAM header")              \
     X(IoamTunnelUnreachable, "ioam_tunnel_unreachable", "no route/neighbor to tundst")      \
+    X(IcmpBadChecksum, "icmp_bad_checksum", "echo request to us with a bad checksum")      \
+    X(NdInvalid, "nd_invalid", "neighbor solicitation failing RFC 4861 7.1.1 checks")      \
     X(TxFull, "tx_full", "egress queue refused the packet")
 
 // Events that do not drop the packet: IOAM processing outcomes.
@@ -64,17 +66,33 @@ namespace ioamfwd::dp {
     X(EdgeEgressStripped, "edge_egress_stripped", "IOAM removed before leaving the domain") \
     X(ExportDropped, "ioam_export_dropped", "export ring full: trace record lost")
 
+// ICMPv6 the appliance sends (RFC 4443), and why it sometimes does not.
+#define IOAMFWD_ICMP_EVENTS(X)                                                               \
+    X(EchoReply, "icmp_echo_reply", "echo reply sent")                                      \
+    X(TimeExceeded, "icmp_time_exceeded", "time exceeded (hop limit) sent")                 \
+    X(Unreachable, "icmp_unreachable", "destination unreachable (no route) sent")           \
+    X(PacketTooBig, "icmp_packet_too_big", "packet too big sent")                           \
+    X(NeighborAdvert, "nd_advert", "neighbor advertisement sent for an own address")        \
+    X(RateLimited, "icmp_rate_limited", "not sent: rate limit (RFC 4443 2.4f)")             \
+    X(Suppressed, "icmp_suppressed", "not sent: about an error, multicast, unspecified")    \
+    X(NoSource, "icmp_no_source", "not sent: ingress port has no address to send from")   \
+    X(NoRoom, "icmp_no_room", "not sent: mbuf cannot hold the message in place")
+
 #define IOAMFWD_ENUM_ENTRY(e, name, desc) e,
 enum class Drop : uint16_t { IOAMFWD_DROP_REASONS(IOAMFWD_ENUM_ENTRY) kCount };
 enum class IoamEvent : uint16_t { IOAMFWD_IOAM_EVENTS(IOAMFWD_ENUM_ENTRY) kCount };
+enum class IcmpEvent : uint16_t { IOAMFWD_ICMP_EVENTS(IOAMFWD_ENUM_ENTRY) kCount };
 #undef IOAMFWD_ENUM_ENTRY
 
 inline constexpr unsigned kDropCount = unsigned(Drop::kCount);
 inline constexpr unsigned kIoamEventCount = unsigned(IoamEvent::kCount);
+inline constexpr unsigned kIcmpEventCount = unsigned(IcmpEvent::kCount);
 
 const char* drop_name(Drop d);
 const char* drop_description(Drop d);
 const char* ioam_event_name(IoamEvent e);
 const char* ioam_event_description(IoamEvent e);
+const char* icmp_event_name(IcmpEvent e);
+const char* icmp_event_description(IcmpEvent e);
 
 }  // namespace ioamfwd::dp

@@ -7,6 +7,7 @@
 
 #include <rte_ether.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -40,6 +41,10 @@ struct PortView {
     bool decap = false;  // terminate ip6ip6 arriving here (Linux: ip6tnl0 up)
     bool edge = false;   // faces the outside of the IOAM domain
     EdgePolicy edge_policy = EdgePolicy::Ignore;
+    bool has_addr = false;  // the port's first address: ICMPv6 errors come from it
+    uint8_t addr[16] = {};
+    /// Every address of the port, for answering Neighbor Solicitations.
+    std::vector<std::array<uint8_t, 16>> addrs;
 };
 
 /// What a FIB entry resolves to. Index 0 of Snapshot::nexthops is "no route".
@@ -56,8 +61,11 @@ struct NextHop {
 /// A route's IOAM insertion, ready to apply (reference §3): the Hop-by-Hop
 /// header is built once here and copied per packet.
 struct EncapProfile {
-    enum class Mode : uint8_t { Inline, Encap };  // "auto" is Encap for forwarded traffic
+    enum class Mode : uint8_t { Inline, Encap };
     Mode mode = Mode::Inline;
+    // "auto": Encap for forwarded packets, Inline for the appliance's own
+    // (Linux: inline when there is no ingress device).
+    bool auto_mode = false;
     uint32_t freq_k = 1;
     uint32_t freq_n = 1;
     uint16_t hbh_len = 0;
@@ -108,6 +116,8 @@ public:
     const NextHop& lookup(const uint8_t addr[16]) const;
 
     NodeIds node;
+    uint32_t icmp_rate = 1000;  // per worker, per second (0: none)
+    uint32_t icmp_burst = 50;
     PortView ports[kMaxPorts];
     std::vector<NextHop> nexthops;  // [0] = no route
     std::vector<EncapProfile> encaps;

@@ -6,6 +6,7 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include <algorithm>
 #include <ctime>
 #include <cstring>
 
@@ -14,6 +15,8 @@
 #include "dataplane/decap.hpp"
 #include "dataplane/hbh_parse.hpp"
 #include "dataplane/hbh_strip.hpp"
+#include "dataplane/icmp6.hpp"
+#include "dataplane/icmp_reply.hpp"
 #include "dataplane/trace_fill.hpp"
 #include "dataplane/trace_record.hpp"
 #include "dataplane/tx_buffer.hpp"
@@ -28,6 +31,15 @@ constexpr uint64_t kDrainUs = 100;
 
 enum class Action : uint8_t { Drop, Forward, Local };
 
+// Where the packets of a burst come from.
+enum class Origin : uint8_t {
+    Wire,    // received on a port
+    Tunnel,  // just decapsulated: as received on a tunnel interface, where IOAM
+             // is not enabled and tunnels do not nest
+    Local,   // originated by the appliance (ICMPv6): routed, never answered,
+             // hop limit not decremented, no ingress port for IOAM
+};
+
 // What the stages learn about one packet of the burst.
 struct PacketMeta {
     Action action;
@@ -38,8 +50,10 @@ struct PacketMeta {
     bool hbh_ok;
     bool has_egress;
     bool hop_limit_done;  // already decremented (encap copies it to the outer header)
+    uint32_t ptb_mtu;     // for Packet Too Big: the MTU the sender must use
     uint8_t hop_in;       // hop limit as received
     uint16_t encap;       // 1 + encap profile index when IOAM is inserted, else 0
+    bool encap_inline;    // insert after the IPv6 header (else an outer header)
     uint16_t inner_off;   // from the (outer) IPv6 header to the one parse_ipv6 read
     uint16_t out_port;
     rte_ether_addr dst_mac;
@@ -55,30 +69,67 @@ struct Worker {
     // Linux restarts its counter when a route is replaced.
     uint32_t freq_counter[kMaxEncapRoutes]{};
     uint64_t freq_generation = ~0ull;
+    TokenBucket icmp_bucket{};
+    uint64_t tsc_hz = rte_get_tsc_hz();
 
     void count(Drop d, uint64_t n = 1) { st.drops[unsigned(d)].add(n); }
     void count(IoamEvent e, uint64_t n = 1) { st.ioam[unsigned(e)].add(n); }
+    void count(IcmpEvent e, uint64_t n = 1) { st.icmp[unsigned(e)].add(n); }
 
-    /// `from_tunnel`: the packets were just decapsulated; they arrive as on a
-    /// tunnel interface, where IOAM is not enabled and tunnels do not nest.
     void process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                       bool from_tunnel);
+                       Origin origin);
 
     // The stages, each one pass over the burst.
     void stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                     PacketMeta* meta, bool from_tunnel);
-    void stage_route(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketMeta* meta);
+                     PacketMeta* meta, Origin origin);
+    void stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                     PacketMeta* meta, Origin origin);
     void stage_encap(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketMeta* meta);
     bool choose_encap(const Snapshot& s, const NextHop& nh, const wire::Ipv6Hdr* ip,
-                      PacketMeta& pm);
+                      PacketMeta& pm, Origin origin);
     void stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                    PacketMeta* meta);
+                    PacketMeta* meta, Origin origin);
     void export_trace(const uint8_t* ip, const uint8_t* opt, uint16_t in_port, TraceEvent ev,
                       const timespec& now);
-    /// Returns the number of decapsulated packets left in `inner`.
-    uint16_t stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                          PacketMeta* meta, bool from_tunnel, rte_mbuf** inner);
+    /// Returns the number of decapsulated packets left in `inner` and of the
+    /// ICMPv6 messages built in `answers`.
+    void stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                      PacketMeta* meta, Origin origin, rte_mbuf** inner, uint16_t& n_inner,
+                      rte_mbuf** answers, uint16_t& n_answers);
+    bool answer_with_error(const Snapshot& s, uint16_t in_port, rte_mbuf* m,
+                           const PacketMeta& pm);
+    bool answer_solicitation(const Snapshot& s, uint16_t in_port, rte_mbuf* m, PacketMeta& pm,
+                             Origin origin);
+    void enqueue(rte_mbuf* m, uint16_t port);
 };
+
+bool is_link_local(const uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
+
+// ff02::1:ffXX:XXXX (RFC 4291 §2.7.1)
+bool is_solicited_node(const uint8_t* a) {
+    static const uint8_t kPrefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
+    return std::memcmp(a, kPrefix, sizeof kPrefix) == 0;
+}
+
+// Cuts the frame to `len` octets whatever segments the cut spans (link
+// padding can be longer than the last segment); freed segments go back to
+// their pool.
+void trim_frame(rte_mbuf* m, uint32_t len) {
+    if (len >= rte_pktmbuf_pkt_len(m)) return;
+    rte_mbuf* seg = m;
+    uint32_t keep = len;
+    uint16_t segs = 1;
+    while (keep > seg->data_len) {
+        keep -= seg->data_len;
+        seg = seg->next;
+        ++segs;
+    }
+    if (seg->next) rte_pktmbuf_free(seg->next);
+    seg->next = nullptr;
+    seg->data_len = uint16_t(keep);
+    m->pkt_len = len;
+    m->nb_segs = segs;
+}
 
 inline wire::Ipv6Hdr* ipv6_of(rte_mbuf* m) {
     return rte_pktmbuf_mtod_offset(m, wire::Ipv6Hdr*, sizeof(wire::EtherHdr));
@@ -86,31 +137,49 @@ inline wire::Ipv6Hdr* ipv6_of(rte_mbuf* m) {
 
 // Removes the IOAM options of the packet's (validated) Hop-by-Hop header, or
 // the whole header when nothing else is in it. Only the Ethernet and IPv6
-// headers move. Returns false when there was no IOAM option.
-bool strip_ioam(rte_mbuf* m, uint32_t& l3_len) {
+// headers move. Removing a whole header can bring another Hop-by-Hop header
+// (RFC 8200 allows one, but a wire can carry more) right behind the IPv6
+// header: that one is validated like a received header and stripped too, so
+// no IOAM slips through behind a decoy. Returns Drop::kCount, or the reason a
+// revealed header is malformed; `stripped` says whether anything was removed.
+Drop strip_ioam(rte_mbuf* m, uint32_t& l3_len, bool& stripped) {
     constexpr uint32_t kFront = sizeof(wire::EtherHdr) + sizeof(wire::Ipv6Hdr);
-    uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
-    auto* ip = reinterpret_cast<wire::Ipv6Hdr*>(d + sizeof(wire::EtherHdr));
-    if (ip->next_header != wire::kProtoHopByHop) return false;
-    uint8_t* hbh = d + kFront;
-    const uint32_t hbh_len = (uint32_t(hbh[1]) + 1) * 8;
-    uint8_t rebuilt[kHbhMax];
-    const int new_len = strip_ioam_hbh(hbh, hbh_len, rebuilt);
-    if (new_len < 0) return false;
-    const uint32_t shrink = hbh_len - uint32_t(new_len);
-    if (new_len == 0)
-        ip->next_header = hbh[0];
-    else
-        std::memcpy(hbh + shrink, rebuilt, size_t(new_len));
-    store_be16(ip->payload_len, uint16_t(load_be16(ip->payload_len) - shrink));
-    std::memmove(d + shrink, d, kFront);
-    rte_pktmbuf_adj(m, uint16_t(shrink));
-    l3_len -= shrink;
-    return true;
+    constexpr int kMaxHeaders = 8;
+    stripped = false;
+    for (int k = 0; k < kMaxHeaders; ++k) {
+        uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+        auto* ip = reinterpret_cast<wire::Ipv6Hdr*>(d + sizeof(wire::EtherHdr));
+        if (ip->next_header != wire::kProtoHopByHop) return Drop::kCount;
+        if (k > 0) {
+            Ipv6Parse check;
+            const Drop bad = parse_ipv6(reinterpret_cast<uint8_t*>(ip),
+                                        rte_pktmbuf_data_len(m) - uint32_t(sizeof(wire::EtherHdr)),
+                                        l3_len, false, check);
+            if (bad != kOk) return bad;
+        }
+        uint8_t* hbh = d + kFront;
+        const uint32_t hbh_len = (uint32_t(hbh[1]) + 1) * 8;
+        uint8_t rebuilt[kHbhMax];
+        const int new_len = strip_ioam_hbh(hbh, hbh_len, rebuilt);
+        if (new_len < 0) return Drop::kCount;
+        const uint32_t shrink = hbh_len - uint32_t(new_len);
+        if (new_len == 0)
+            ip->next_header = hbh[0];
+        else
+            std::memcpy(hbh + shrink, rebuilt, size_t(new_len));
+        store_be16(ip->payload_len, uint16_t(load_be16(ip->payload_len) - shrink));
+        std::memmove(d + shrink, d, kFront);
+        rte_pktmbuf_adj(m, uint16_t(shrink));
+        l3_len -= shrink;
+        stripped = true;
+        if (new_len != 0) return Drop::kCount;  // a kept header stays first
+    }
+    // More stacked Hop-by-Hop headers than any sender has a reason for.
+    return Drop::HbhBadOption;
 }
 
 void Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                         PacketMeta* meta, bool from_tunnel) {
+                         PacketMeta* meta, Origin origin) {
     const PortView& port = s.ports[in_port];
     for (uint16_t i = 0; i < kPrefetchAhead && i < n; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
@@ -121,8 +190,10 @@ void Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
         pm.action = Action::Drop;
         pm.hbh_ok = false;
         pm.has_egress = false;
-        pm.hop_limit_done = false;
+        // The appliance's own packets leave with the hop limit it gave them.
+        pm.hop_limit_done = origin == Origin::Local;
         pm.encap = 0;
+        pm.encap_inline = false;
         pm.inner_off = 0;
         const uint32_t seg_len = rte_pktmbuf_data_len(m);
         const uint32_t frame_len = rte_pktmbuf_pkt_len(m);
@@ -138,23 +209,28 @@ void Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
         }
         // A router takes frames for its own MAC and group addresses only;
         // net_pcap and promiscuous ports hand us everything.
-        if (!(eth->dst[0] & 1) && std::memcmp(eth->dst, port.mac.addr_bytes, 6) != 0) {
+        if (origin == Origin::Wire && !(eth->dst[0] & 1) &&
+            std::memcmp(eth->dst, port.mac.addr_bytes, 6) != 0) {
             pm.drop = Drop::L2OtherHost;
             continue;
         }
         const uint8_t* ip = reinterpret_cast<const uint8_t*>(eth + 1);
         pm.drop = parse_ipv6(ip, seg_len - uint32_t(sizeof(wire::EtherHdr)),
                              frame_len - uint32_t(sizeof(wire::EtherHdr)),
-                             port.ioam_enabled && !from_tunnel, pm.parse);
+                             port.ioam_enabled && origin == Origin::Wire, pm.parse);
         if (pm.drop != kOk) continue;
         pm.hop_in = reinterpret_cast<const wire::Ipv6Hdr*>(ip)->hop_limit;
-        if (pm.parse.n_ioam && port.edge && port.edge_policy != EdgePolicy::Ignore) {
+        if (pm.parse.n_ioam && origin == Origin::Wire && port.edge &&
+            port.edge_policy != EdgePolicy::Ignore) {
             // Foreign IOAM must not enter the domain (RFC 9486 §6).
             if (port.edge_policy == EdgePolicy::Drop) {
                 pm.drop = Drop::EdgeIoam;
                 continue;
             }
-            if (strip_ioam(m, pm.parse.l3_len)) count(IoamEvent::EdgeStripped);
+            bool stripped;
+            pm.drop = strip_ioam(m, pm.parse.l3_len, stripped);
+            if (stripped) count(IoamEvent::EdgeStripped);
+            if (pm.drop != kOk) continue;
             // Whatever the options said, nothing of them is processed now.
             pm.parse.n_ioam = pm.parse.n_trace = 0;
             pm.parse.skip_disabled = pm.parse.skip_option_type = 0;
@@ -164,19 +240,14 @@ void Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
             count(IoamEvent::SkipOptionType, pm.parse.skip_option_type);
         // Link padding after the IPv6 payload is not part of the packet (Linux
         // trims it too); forwarding it would grow the frame at every hop.
-        // (Re-read the length: stripping may have shortened the frame.)
-        const uint32_t excess =
-            rte_pktmbuf_pkt_len(m) - uint32_t(sizeof(wire::EtherHdr)) - pm.parse.l3_len;
-        if (excess && rte_pktmbuf_trim(m, uint16_t(excess)) != 0) {
-            pm.drop = Drop::Ipv6BadLength;
-            continue;
-        }
+        trim_frame(m, uint32_t(sizeof(wire::EtherHdr)) + pm.parse.l3_len);
         pm.hbh_ok = true;
         pm.action = Action::Forward;
     }
 }
 
-void Worker::stage_route(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketMeta* meta) {
+void Worker::stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                         PacketMeta* meta, Origin origin) {
     uint8_t dsts[kBurst][16];
     uint64_t nhs[kBurst];
     uint16_t which[kBurst];
@@ -185,17 +256,28 @@ void Worker::stage_route(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketM
         PacketMeta& pm = meta[i];
         if (pm.action == Action::Drop) continue;
         const wire::Ipv6Hdr* ip = ipv6_of(pkts[i]);
-        // Neither is routable: multicast needs MLD state and link-local never
-        // leaves its link (Linux answers both with drops here too).
+        // Multicast is not routed (no MLD state); the solicited-node groups
+        // carry Neighbor Solicitations for the appliance, handled locally.
         if (ip->dst[0] == 0xff) {
-            pm.action = Action::Drop;
-            pm.drop = Drop::Multicast;
+            if (is_solicited_node(ip->dst)) {
+                pm.action = Action::Local;
+            } else {
+                pm.action = Action::Drop;
+                pm.drop = Drop::Multicast;
+            }
             continue;
         }
-        if ((ip->dst[0] == 0xfe && (ip->dst[1] & 0xc0) == 0x80) ||
-            (ip->src[0] == 0xfe && (ip->src[1] & 0xc0) == 0x80)) {
+        if (is_link_local(ip->dst)) {
+            // An answer to a link-local sender goes back out of the port
+            // the question came in by: that is the link it belongs to.
+            if (origin == Origin::Local && s.lookup_neighbor(in_port, ip->dst, pm.dst_mac)) {
+                pm.has_egress = true;
+                pm.out_port = in_port;
+                continue;
+            }
+            // The appliance has no link-local address of its own yet.
             pm.action = Action::Drop;
-            pm.drop = Drop::LinkLocal;
+            pm.drop = origin == Origin::Local ? Drop::NoNeighbor : Drop::LinkLocal;
             continue;
         }
         std::memcpy(dsts[m], ip->dst, 16);
@@ -217,18 +299,26 @@ void Worker::stage_route(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketM
             pm.action = Action::Local;
             continue;
         }
+        const wire::Ipv6Hdr* ip = ipv6_of(pkts[i]);
+        // A link-local source may talk to the appliance but never leaves its
+        // link (RFC 4291 §2.5.6).
+        if (is_link_local(ip->src)) {
+            pm.action = Action::Drop;
+            pm.drop = Drop::LinkLocal;
+            continue;
+        }
         pm.has_egress = true;
         pm.out_port = nh.port;
-        const wire::Ipv6Hdr* ip = ipv6_of(pkts[i]);
-        if (ip->hop_limit <= 1) {
+        if (origin != Origin::Local && ip->hop_limit <= 1) {
             pm.action = Action::Drop;
             pm.drop = Drop::HopLimitExceeded;
             continue;
         }
-        if (nh.encap && choose_encap(s, nh, ip, pm)) continue;
+        if (nh.encap && choose_encap(s, nh, ip, pm, origin)) continue;
         if (pm.parse.l3_len > s.ports[nh.port].mtu) {
             pm.action = Action::Drop;
             pm.drop = Drop::MtuExceeded;
+            pm.ptb_mtu = s.ports[nh.port].mtu;
             continue;
         }
         if (nh.on_link) {
@@ -248,7 +338,7 @@ void Worker::stage_route(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketM
 // Decides whether this packet gets a trace from its encap route; true when
 // that decision also settled its egress (or dropped it).
 bool Worker::choose_encap(const Snapshot& s, const NextHop& nh, const wire::Ipv6Hdr* ip,
-                          PacketMeta& pm) {
+                          PacketMeta& pm, Origin origin) {
     const unsigned idx = nh.encap - 1u;
     const EncapProfile& e = s.encaps[idx];
     // Linux counts every packet reaching the route and instruments the first
@@ -257,14 +347,18 @@ bool Worker::choose_encap(const Snapshot& s, const NextHop& nh, const wire::Ipv6
         count(IoamEvent::SampledOut);
         return false;
     }
+    // Auto: the appliance's own packets get the trace inline, like Linux's
+    // locally generated ones; everything it forwards is in transit (encap).
+    const bool inline_mode = e.mode == EncapProfile::Mode::Inline ||
+                             (e.auto_mode && origin == Origin::Local);
     // RFC 8200 allows one Hop-by-Hop header: inline insertion leaves a packet
     // that has one alone, as Linux does.
-    if (e.mode == EncapProfile::Mode::Inline && ip->next_header == wire::kProtoHopByHop) {
+    if (inline_mode && ip->next_header == wire::kProtoHopByHop) {
         count(IoamEvent::InlineHasHbh);
         return false;
     }
     uint16_t port = nh.port;
-    if (e.mode == EncapProfile::Mode::Encap) {
+    if (!inline_mode) {
         if (!e.tunnel_ok) {
             pm.action = Action::Drop;
             pm.drop = Drop::IoamTunnelUnreachable;
@@ -272,14 +366,18 @@ bool Worker::choose_encap(const Snapshot& s, const NextHop& nh, const wire::Ipv6
         }
         port = e.tunnel_port;
     }
-    // Never send a packet the insertion made too big for the link.
-    if (pm.parse.l3_len + e.overhead() > s.ports[port].mtu) {
+    // Never send a packet the insertion made too big for the link; the
+    // sender is told an MTU that leaves room for the IOAM header.
+    const uint16_t overhead = inline_mode ? e.hbh_len : e.overhead();
+    if (pm.parse.l3_len + overhead > s.ports[port].mtu) {
         pm.action = Action::Drop;
         pm.drop = Drop::IoamMtuExceeded;
+        pm.ptb_mtu = s.ports[port].mtu - overhead;
         return true;
     }
     pm.encap = uint16_t(nh.encap);
-    if (e.mode == EncapProfile::Mode::Inline) return false;  // neighbour as for the route
+    pm.encap_inline = inline_mode;
+    if (inline_mode) return false;  // neighbour as for the route
     pm.out_port = port;
     pm.dst_mac = e.tunnel_mac;
     return true;
@@ -295,11 +393,13 @@ void Worker::stage_encap(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketM
         rte_mbuf* m = pkts[i];
         // Forwarding decrements first; the encapsulating node then works on
         // the packet as it leaves (reference §2.4, output path).
-        --ipv6_of(m)->hop_limit;
-        pm.hop_limit_done = true;
+        if (!pm.hop_limit_done) {
+            --ipv6_of(m)->hop_limit;
+            pm.hop_limit_done = true;
+        }
 
-        const bool inline_mode = e.mode == EncapProfile::Mode::Inline;
-        const uint16_t grow = e.overhead();
+        const bool inline_mode = pm.encap_inline;
+        const uint16_t grow = inline_mode ? e.hbh_len : e.overhead();
         // Inline inserts after the IPv6 header, encap after Ethernet: only
         // those leading octets move, never the payload, while headroom lasts.
         const uint16_t keep = inline_mode ? kEth + kIp6 : kEth;
@@ -346,7 +446,10 @@ void Worker::stage_encap(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketM
 }
 
 void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                        PacketMeta* meta) {
+                        PacketMeta* meta, Origin origin) {
+    // The appliance's own packets have no ingress port: Linux's "no ingress
+    // device" values (0xFFFF ids, 0xFFFFFFFF timestamps) and no decrement.
+    const bool own = origin == Origin::Local;
     // Packets already queued ahead of each one on its egress port: the
     // buffered segments plus those of earlier packets of this burst.
     uint32_t ahead[kMaxPorts];
@@ -371,9 +474,11 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
         // Input path: the hop limit the packet will leave with (reference §2.4).
         // The encap node's output path writes the decremented value too, so
         // one HopData serves both.
-        hop.hop_limit = uint8_t(pm.hop_in - 1);
-        hop.ingress_id = in.ioam_id;
-        hop.ingress_wide = in.ioam_id_wide;
+        hop.hop_limit = uint8_t(own ? pm.hop_in : pm.hop_in - 1);
+        if (!own) {
+            hop.ingress_id = in.ioam_id;
+            hop.ingress_wide = in.ioam_id_wide;
+        }
         if (pm.has_egress) {
             const PortView& out = s.ports[pm.out_port];
             hop.egress_id = out.ioam_id;
@@ -393,7 +498,7 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
         // Which of the received traces end here or are exported in transit.
         TraceEvent ev = TraceEvent::Transit;
         bool export_received = false;
-        if (cfg.export_ring) {
+        if (cfg.export_ring && !own) {
             if (pm.action == Action::Local) {
                 uint32_t inner_off;
                 ev = locate_inner(m, pm.parse.l3_len, inner_off) == Drop::kCount &&
@@ -420,7 +525,7 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
                 clock_gettime(CLOCK_REALTIME, &now);
                 have_time = true;
             }
-            if (have_time) {
+            if (have_time && !own) {
                 hop.ts_sec = uint32_t(now.tv_sec);
                 hop.ts_usec = uint32_t(now.tv_nsec / 1000);
             }
@@ -455,64 +560,175 @@ void Worker::export_trace(const uint8_t* ip, const uint8_t* opt, uint16_t in_por
         count(IoamEvent::ExportDropped);
 }
 
-uint16_t Worker::stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                              PacketMeta* meta, bool from_tunnel, rte_mbuf** inner) {
+// Turns a dropped packet into the ICMPv6 error RFC 4443 asks for, in its
+// own mbuf; false when none is due (the caller frees it).
+bool Worker::answer_with_error(const Snapshot& s, uint16_t in_port, rte_mbuf* m,
+                               const PacketMeta& pm) {
+    uint8_t type, code = 0;
+    uint32_t param = 0;
+    switch (pm.drop) {
+        case Drop::HopLimitExceeded: type = kIcmpTimeExceeded; break;
+        case Drop::NoRoute: type = kIcmpDestUnreachable; break;
+        case Drop::NoNeighbor:
+            type = kIcmpDestUnreachable;
+            code = 3;  // address unreachable
+            break;
+        case Drop::MtuExceeded:
+        case Drop::IoamMtuExceeded:
+            type = kIcmpPacketTooBig;
+            param = pm.ptb_mtu;
+            break;
+        default: return false;
+    }
+    const uint8_t* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+    const uint32_t readable = std::min<uint32_t>(
+        pm.parse.l3_len, rte_pktmbuf_data_len(m) - uint32_t(sizeof(wire::EtherHdr)));
+    if (!icmp_error_allowed(frame + sizeof(wire::EtherHdr), readable, (frame[0] & 1) != 0,
+                            type)) {
+        count(IcmpEvent::Suppressed);
+        return false;
+    }
+    const PortView& in = s.ports[in_port];
+    if (!in.has_addr) {
+        count(IcmpEvent::NoSource);
+        return false;
+    }
+    if (!icmp_bucket.take(rte_rdtsc(), tsc_hz, s.icmp_rate, s.icmp_burst)) {
+        count(IcmpEvent::RateLimited);
+        return false;
+    }
+    if (!make_icmp_error(m, pm.parse.l3_len, type, code, param, in.addr)) {
+        count(IcmpEvent::NoRoom);
+        return false;
+    }
+    count(type == kIcmpTimeExceeded     ? IcmpEvent::TimeExceeded
+          : type == kIcmpPacketTooBig   ? IcmpEvent::PacketTooBig
+                                        : IcmpEvent::Unreachable);
+    return true;
+}
+
+// A Neighbor Solicitation for one of the receiving port's addresses is
+// answered out of that port at once; false leaves `pm.drop` saying why not.
+bool Worker::answer_solicitation(const Snapshot& s, uint16_t in_port, rte_mbuf* m,
+                                 PacketMeta& pm, Origin origin) {
+    const bool to_group = ipv6_of(m)->dst[0] == 0xff;
+    if (origin == Origin::Wire) {
+        const PortView& port = s.ports[in_port];
+        rte_ether_addr dst_mac;
+        switch (make_neighbor_advert(m, pm.parse.l3_len, port.addrs, port.mac, dst_mac)) {
+            case NdResult::Advertised: {
+                count(IcmpEvent::NeighborAdvert);
+                auto* eth = rte_pktmbuf_mtod(m, wire::EtherHdr*);
+                std::memcpy(eth->dst, dst_mac.addr_bytes, 6);
+                std::memcpy(eth->src, port.mac.addr_bytes, 6);
+                enqueue(m, in_port);
+                return true;
+            }
+            case NdResult::Invalid: pm.drop = Drop::NdInvalid; return false;
+            case NdResult::NotOurs:
+            case NdResult::NotSolicitation: break;
+        }
+    }
+    // Group traffic the appliance does not take part in is multicast, not
+    // something addressed to it.
+    if (to_group) pm.drop = Drop::Multicast;
+    return false;
+}
+
+void Worker::enqueue(rte_mbuf* m, uint16_t port) {
+    TxBuffer& b = tx[port];
+    b.pkts[b.n++] = m;
+    b.segs += m->nb_segs;
+    if (b.n >= kBurst) b.flush(port, uint16_t(cfg.index), st);
+}
+
+void Worker::stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                          PacketMeta* meta, Origin origin, rte_mbuf** inner, uint16_t& n_inner,
+                          rte_mbuf** answers, uint16_t& n_answers) {
     rte_mbuf* to_free[kBurst];
     unsigned n_free = 0;
-    uint16_t n_inner = 0;
+    n_inner = n_answers = 0;
     for (uint16_t i = 0; i < n; ++i) {
         PacketMeta& pm = meta[i];
         rte_mbuf* m = pkts[i];
         if (pm.action == Action::Local) {
-            // Its IOAM data was written as a destination node's in stage_ioam;
-            // a tunnel is now opened, anything else has no local stack yet.
+            // Its IOAM data was written as a destination node's in stage_ioam.
+            // A tunnel is opened, an echo request answered; nothing else has
+            // a local stack yet.
             pm.action = Action::Drop;
-            pm.drop = decapsulate(m, pm.parse.l3_len, s.ports[in_port].decap);
+            pm.drop = origin == Origin::Local
+                          ? Drop::LocalDelivery
+                          : decapsulate(m, pm.parse.l3_len, s.ports[in_port].decap);
             if (pm.drop == Drop::kCount) {
-                if (!from_tunnel) {
+                if (origin == Origin::Wire) {
                     count(IoamEvent::Decapsulated);
                     inner[n_inner++] = m;
                     continue;
                 }
                 pm.drop = Drop::DecapNested;
+            } else if (pm.drop == Drop::LocalDelivery && origin != Origin::Local) {
+                switch (make_echo_reply(m, pm.parse.l3_len)) {
+                    case EchoResult::Replied:
+                        count(IcmpEvent::EchoReply);
+                        answers[n_answers++] = m;
+                        continue;
+                    case EchoResult::BadChecksum: pm.drop = Drop::IcmpBadChecksum; break;
+                    case EchoResult::NoRoom: count(IcmpEvent::NoRoom); break;
+                    case EchoResult::NotEcho:
+                        if (answer_solicitation(s, in_port, m, pm, origin)) continue;
+                        break;
+                }
             }
         }
         if (pm.action == Action::Drop) {
             count(pm.drop);
+            // The appliance never answers its own packets.
+            if (origin != Origin::Local && answer_with_error(s, in_port, m, pm)) {
+                answers[n_answers++] = m;
+                continue;
+            }
             to_free[n_free++] = m;
             continue;
         }
         // Nor may the domain's IOAM leak out through an edge port.
-        if (s.ports[pm.out_port].edge && strip_ioam(m, pm.parse.l3_len))
-            count(IoamEvent::EdgeEgressStripped);
+        if (s.ports[pm.out_port].edge) {
+            bool stripped;
+            const Drop bad = strip_ioam(m, pm.parse.l3_len, stripped);
+            if (stripped) count(IoamEvent::EdgeEgressStripped);
+            if (bad != kOk) {
+                count(bad);
+                rte_pktmbuf_free(m);
+                continue;
+            }
+        }
         auto* eth = rte_pktmbuf_mtod(m, wire::EtherHdr*);
         if (!pm.hop_limit_done) --ipv6_of(m)->hop_limit;
         std::memcpy(eth->dst, pm.dst_mac.addr_bytes, 6);
         std::memcpy(eth->src, s.ports[pm.out_port].mac.addr_bytes, 6);
-        TxBuffer& b = tx[pm.out_port];
-        b.pkts[b.n++] = m;
-        b.segs += m->nb_segs;
-        if (b.n >= kBurst) b.flush(pm.out_port, uint16_t(cfg.index), st);
+        enqueue(m, pm.out_port);
     }
     if (n_free) rte_pktmbuf_free_bulk(to_free, n_free);
-    return n_inner;
 }
 
 void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                           bool from_tunnel) {
+                           Origin origin) {
     if (s.generation != freq_generation) {
         std::memset(freq_counter, 0, sizeof freq_counter);
         freq_generation = s.generation;
     }
     PacketMeta meta[kBurst];
     rte_mbuf* inner[kBurst];
-    stage_parse(s, in_port, pkts, n, meta, from_tunnel);
-    stage_route(s, pkts, n, meta);
+    rte_mbuf* answers[kBurst];
+    uint16_t n_inner, n_answers;
+    stage_parse(s, in_port, pkts, n, meta, origin);
+    stage_route(s, in_port, pkts, n, meta, origin);
     stage_encap(s, pkts, n, meta);
-    stage_ioam(s, in_port, pkts, n, meta);
-    const uint16_t n_inner = stage_output(s, in_port, pkts, n, meta, from_tunnel, inner);
-    // Decapsulated packets run the stages again, as received on a tunnel.
-    if (n_inner) process_burst(s, in_port, inner, n_inner, true);
+    stage_ioam(s, in_port, pkts, n, meta, origin);
+    stage_output(s, in_port, pkts, n, meta, origin, inner, n_inner, answers, n_answers);
+    // Decapsulated packets and the appliance's answers run the stages again
+    // (at most Wire -> Tunnel -> Local: neither of the last two recurses into itself).
+    if (n_inner) process_burst(s, in_port, inner, n_inner, Origin::Tunnel);
+    if (n_answers) process_burst(s, in_port, answers, n_answers, Origin::Local);
 }
 
 }  // namespace
@@ -524,7 +740,7 @@ BurstProcessor::~BurstProcessor() { delete impl_; }
 
 void BurstProcessor::process(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
     impl_->st.rx[in_port].add(n);
-    impl_->process_burst(s, in_port, pkts, n, false);
+    impl_->process_burst(s, in_port, pkts, n, Origin::Wire);
 }
 
 void BurstProcessor::flush() {
@@ -543,13 +759,16 @@ int worker_main(void* arg) {
     while (!cfg.stop->load(std::memory_order_relaxed)) {
         // One snapshot per iteration: every packet of a burst sees one config.
         const Snapshot* s = cfg.slot->acquire();
+        // Console `stop`: no rx polling; tx drain and the quiescent report go on.
+        const bool polling = !cfg.forwarding || cfg.forwarding->load(std::memory_order_relaxed);
         for (const RxQueueRef& q : cfg.rx) {
+            if (!polling) break;
             const uint16_t n = rte_eth_rx_burst(q.port, q.queue, burst, kBurst);
             if (n == 0) continue;
             w.st.rx[q.port].add(n);
             w.st.rx_bursts.add(1);
             if (n == kBurst) w.st.rx_full_bursts.add(1);
-            w.process_burst(*s, q.port, burst, n, false);
+            w.process_burst(*s, q.port, burst, n, Origin::Wire);
         }
         const uint64_t now = rte_rdtsc();
         if (now - prev_tsc > drain_tsc) {

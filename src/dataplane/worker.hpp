@@ -26,6 +26,9 @@ struct WorkerConfig {
     SnapshotSlot* slot = nullptr;
     WorkerStats* stats = nullptr;
     const std::atomic<bool>* stop = nullptr;
+    // Console start/stop: while false the worker polls no rx queue but still
+    // drains its tx buffers and reports quiescent states. Null: always on.
+    const std::atomic<bool>* forwarding = nullptr;
     ExportRing* export_ring = nullptr;  // null: no trace export
     bool export_transit = false;        // also export traces of forwarded packets
 };

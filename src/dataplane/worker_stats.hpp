@@ -24,6 +24,7 @@ private:
 struct alignas(64) WorkerStats {
     Counter drops[kDropCount];
     Counter ioam[kIoamEventCount];
+    Counter icmp[kIcmpEventCount];
     Counter rx[kMaxPorts];
     Counter tx[kMaxPorts];
     Counter rx_bursts;       // non-empty rx bursts

@@ -913,3 +913,173 @@ def strip_ioam(pkt: bytes) -> Tuple[bytes, bool]:
         new = bytearray(pkt[:40] + hbh + rest)
     new[4:6] = struct.pack("!H", len(new) - 40)
     return bytes(new), True
+
+
+# --------------------------------------------------------------------------
+# ICMPv6 messages a router originates (RFC 4443, RFC 4861), built with
+# Scapy from the RFC text: what the appliance must send in answer to a
+# packet. Every builder returns a whole IPv6 packet (checksum computed by
+# Scapy over the pseudo-header).
+# --------------------------------------------------------------------------
+
+ICMP6_DEST_UNREACH = 1
+ICMP6_PACKET_TOO_BIG = 2
+ICMP6_TIME_EXCEEDED = 3
+ICMP6_PARAM_PROBLEM = 4
+ICMP6_ECHO_REQUEST = 128
+ICMP6_ECHO_REPLY = 129
+ND_ROUTER_SOLICIT = 133
+ND_ROUTER_ADVERT = 134
+ND_NEIGHBOR_SOLICIT = 135
+ND_NEIGHBOR_ADVERT = 136
+ND_REDIRECT = 137
+
+IPV6_MIN_MTU = 1280          # RFC 8200 section 5; RFC 4443 section 2.4 (c)
+ICMP6_ERROR_HLIM = 64        # the appliance's hop limit for what it originates
+ND_HLIM = 255                # RFC 4861 section 7.1
+ALL_NODES = "ff02::1"
+ALL_NODES_MAC = "33:33:00:00:00:01"
+
+# Extension headers an ICMPv6 message may sit behind (RFC 8200 section 4).
+_EXT_HEADERS = (NH_HOPOPTS, 43, 44, NH_DSTOPTS)
+
+
+def upper_layer(pkt: bytes) -> Tuple[int, int]:
+    """(next header value, offset) of the upper-layer header of an IPv6
+    packet, after its extension headers (Fragment: 8 octets)."""
+    nh, off = pkt[6], 40
+    while nh in _EXT_HEADERS and off + 2 <= len(pkt):
+        size = 8 if nh == 44 else (pkt[off + 1] + 1) * 8
+        nh, off = pkt[off], off + size
+    return nh, off
+
+
+def icmp6_error(kind: int, src: str, dst: str, invoking: bytes, *, code: int = 0,
+                mtu: int = 0) -> bytes:
+    """An ICMPv6 error message (RFC 4443 sections 2.1, 3.1-3.3): from
+    ``src`` to ``dst``, hop limit 64, traffic class and flow label 0, the
+    4-octet unused field (Packet Too Big: the MTU) and "as much of the
+    invoking packet as possible without the ICMPv6 packet exceeding the
+    minimum IPv6 MTU" (section 2.4 (c))."""
+    from scapy.layers.inet6 import (IPv6, ICMPv6DestUnreach, ICMPv6PacketTooBig,
+                                    ICMPv6TimeExceeded)
+    from scapy.packet import Raw
+    body = invoking[:IPV6_MIN_MTU - 40 - 8]
+    if kind == ICMP6_DEST_UNREACH:
+        icmp = ICMPv6DestUnreach(code=code)
+    elif kind == ICMP6_PACKET_TOO_BIG:
+        icmp = ICMPv6PacketTooBig(code=code, mtu=mtu)
+    elif kind == ICMP6_TIME_EXCEEDED:
+        icmp = ICMPv6TimeExceeded(code=code)
+    else:
+        raise ValueError(f"ICMPv6 error type {kind}")
+    pkt = bytes(IPv6(src=src, dst=dst, hlim=ICMP6_ERROR_HLIM, tc=0, fl=0) / icmp / Raw(body))
+    assert len(pkt) <= IPV6_MIN_MTU and pkt[40] == kind
+    return pkt
+
+
+def time_exceeded(src: str, dst: str, invoking: bytes) -> bytes:
+    """Time Exceeded, code 0 (hop limit exceeded in transit), RFC 4443 3.3."""
+    return icmp6_error(ICMP6_TIME_EXCEEDED, src, dst, invoking, code=0)
+
+
+def dest_unreach(src: str, dst: str, invoking: bytes, code: int) -> bytes:
+    """Destination Unreachable, RFC 4443 3.1: code 0 no route, 3 address
+    unreachable."""
+    return icmp6_error(ICMP6_DEST_UNREACH, src, dst, invoking, code=code)
+
+
+def packet_too_big(src: str, dst: str, invoking: bytes, mtu: int) -> bytes:
+    """Packet Too Big, code 0, with the next-hop MTU, RFC 4443 3.2."""
+    return icmp6_error(ICMP6_PACKET_TOO_BIG, src, dst, invoking, mtu=mtu)
+
+
+def echo_reply_for(request: bytes) -> bytes:
+    """The Echo Reply to the IPv6 packet ``request`` (an Echo Request to one
+    of the node's unicast addresses), RFC 4443 4.2: from the request's
+    destination, to its source; Identifier, Sequence Number and Data
+    returned "entirely and unmodified"; the appliance's choices on top:
+    hop limit 64, traffic class reflected, flow label 0, no extension
+    headers."""
+    from scapy.layers.inet6 import IPv6, ICMPv6EchoReply
+    plen = struct.unpack_from("!H", request, 4)[0]
+    request = request[:40 + plen]
+    nh, off = upper_layer(request)
+    assert nh == NH_ICMPV6 and request[off] == ICMP6_ECHO_REQUEST, "not an Echo Request"
+    ident, seq = struct.unpack_from("!HH", request, off + 4)
+    src = str(ipaddress.IPv6Address(request[24:40]))
+    dst = str(ipaddress.IPv6Address(request[8:24]))
+    return bytes(IPv6(src=src, dst=dst, hlim=ICMP6_ERROR_HLIM, tc=traffic_class(request), fl=0)
+                 / ICMPv6EchoReply(id=ident, seq=seq, data=request[off + 8:]))
+
+
+def solicited_node(addr: str) -> str:
+    """RFC 4291 2.7.1: ff02::1:ff00:0/104 + the address's low 24 bits."""
+    low = ipaddress.IPv6Address(addr).packed[13:]
+    return str(ipaddress.IPv6Address(bytes.fromhex("ff0200000000000000000001ff") + low))
+
+
+def multicast_mac(group: str) -> str:
+    """RFC 2464 7: 33:33 + the group's low 32 bits."""
+    return mac_str(b"\x33\x33" + ipaddress.IPv6Address(group).packed[12:])
+
+
+def neighbor_advert(target: str, dst: str, mac: str, *, solicited: bool = True) -> bytes:
+    """The Neighbor Advertisement a router sends for one of its own
+    addresses (RFC 4861 4.4, 7.2.4): from the target, hop limit 255,
+    Router and Override set, Solicited unless answering DAD, Target
+    Link-Layer Address option with ``mac``."""
+    from scapy.layers.inet6 import IPv6, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr
+    return bytes(IPv6(src=target, dst=dst, hlim=ND_HLIM, tc=0, fl=0)
+                 / ICMPv6ND_NA(R=1, S=1 if solicited else 0, O=1, tgt=target)
+                 / ICMPv6NDOptDstLLAddr(lladdr=mac))
+
+
+def icmp6_checksum_ok(pkt: bytes) -> bool:
+    """The ICMPv6 checksum of an IPv6 packet verifies (RFC 4443 2.3: the
+    16-bit one's complement sum over the pseudo-header of RFC 8200 8.1 and
+    the whole ICMPv6 message is all ones)."""
+    nh, off = upper_layer(pkt)
+    if nh != NH_ICMPV6:
+        return False
+    plen = struct.unpack_from("!H", pkt, 4)[0]
+    body = pkt[off:40 + plen]
+    pseudo = pkt[8:40] + struct.pack("!I3xB", len(body), NH_ICMPV6)
+    return _ones_sum(pseudo + body) == 0xFFFF
+
+
+def with_icmp6_checksum(pkt: bytes) -> bytes:
+    """``pkt`` with the checksum of its ICMPv6 message computed (RFC 4443
+    2.3), for messages Scapy cannot build (truncated ones)."""
+    nh, off = upper_layer(pkt)
+    assert nh == NH_ICMPV6
+    plen = struct.unpack_from("!H", pkt, 4)[0]
+    body = bytearray(pkt[off:40 + plen])
+    body[2:4] = b"\0\0"
+    pseudo = pkt[8:40] + struct.pack("!I3xB", len(body), NH_ICMPV6)
+    csum = 0xFFFF - _ones_sum(pseudo + bytes(body))
+    body[2:4] = struct.pack("!H", csum)
+    return pkt[:off] + bytes(body) + pkt[40 + plen:]
+
+
+def _ones_sum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+def own_packet_fill(pkt: bytes, prof: NodeProfile) -> Tuple[bytes, List[Tuple[int, str]]]:
+    """Fill the traces of the HbH of a packet the node originates itself
+    (Linux's output path for locally generated packets: hop limit written
+    as it is, no ingress interface so ingress ids and timestamps are
+    unavailable). Returns the packet and the offsets of the words the model
+    cannot predict (queue depth)."""
+    p = NodeProfile(**{**prof.__dict__, "enabled": True, "is_input": False,
+                       "has_ingress": False, "local": False, "no_route": False})
+    buf = bytearray(pkt)
+    res = ModelResult("forward")
+    _parse_hbh(buf, p, res)
+    return bytes(buf), list(res.variables)

@@ -109,6 +109,10 @@ class RunResult:
     def ioam(self) -> Dict[str, int]:
         return self.nonzero("ioam")
 
+    @property
+    def icmp(self) -> Dict[str, int]:
+        return self.nonzero("icmp")
+
     def port(self, name: str) -> dict:
         return self.stats["ports"][name]
 
@@ -465,3 +469,99 @@ def expected_counters(cases: Iterable[Case]) -> tuple:
             drops[c.model.model.drop] += 1
         events.update(c.model.model.events)
     return dict(drops), dict(events)
+
+
+# --- ICMPv6 the appliance originates --------------------------------------------
+
+# The ICMPv6 error (stats group "icmp") a drop reason provokes: RFC 4443 3.3
+# (hop limit), 3.1 (code 0 no route, code 3 no neighbour), 3.2 (MTU).
+ICMP_ERROR_OF_DROP = {
+    "hop_limit_exceeded": "icmp_time_exceeded",
+    "no_route": "icmp_unreachable",
+    "no_neighbor": "icmp_unreachable",
+    "mtu_exceeded": "icmp_packet_too_big",
+    "ioam_mtu_exceeded": "icmp_packet_too_big",
+}
+
+
+def icmp_errors_unroutable(drops: Dict[str, int]) -> tuple:
+    """For a configuration without a route back to the senders: the ICMPv6
+    errors the ``drops`` provoke (stats group "icmp") and the drops after
+    adding one ``no_route`` per error (each error is routed like any packet
+    and finds no route; it is never answered itself)."""
+    errors: Counter = Counter()
+    for reason, n in drops.items():
+        if reason in ICMP_ERROR_OF_DROP:
+            errors[ICMP_ERROR_OF_DROP[reason]] += n
+    total = dict(Counter(drops) + Counter({"no_route": sum(errors.values())}))
+    return dict(errors), total
+
+
+def icmp_message(pkt: bytes) -> Optional[tuple]:
+    """(type, offset) of the ICMPv6 message an IPv6 packet carries, looking
+    through an ip6ip6 tunnel; None if it carries none."""
+    nh, off = ioam.upper_layer(pkt)
+    if nh == ioam.NH_IPV6:
+        inner = icmp_message(pkt[off:])
+        return None if inner is None else (inner[0], inner[1] + off)
+    if nh != ioam.NH_ICMPV6 or off >= len(pkt):
+        return None
+    return pkt[off], off
+
+
+def answer_tag(frame: bytes) -> Optional[int]:
+    """The tag of the packet an ICMPv6 message sent by the appliance answers:
+    for an error, the flow label of the invoking packet it quotes; for an
+    Echo Reply, its sequence number (the tests' requests carry seq = tag)."""
+    if frame_tag(frame) is None:
+        return None
+    m = icmp_message(frame[14:])
+    if m is None:
+        return None
+    kind, off = m
+    pkt = frame[14:]
+    if kind < 128 and off + 12 <= len(pkt):
+        return struct.unpack_from("!I", pkt, off + 8)[0] & 0xFFFFF
+    if kind == ioam.ICMP6_ECHO_REPLY and off + 8 <= len(pkt):
+        return struct.unpack_from("!H", pkt, off + 6)[0]
+    return None
+
+
+def answers(frames: Sequence[bytes]) -> Dict[Optional[int], List[bytes]]:
+    """ICMPv6 errors and Echo Replies among ``frames``, by answer_tag."""
+    out: Dict[Optional[int], List[bytes]] = {}
+    for f in frames:
+        if icmp_message(f[14:]) is not None:
+            out.setdefault(answer_tag(f), []).append(f)
+    return out
+
+
+def tshark_icmp6(pcap: Path) -> List[dict]:
+    """Per frame of ``pcap``, what tshark says of its (outermost) ICMPv6
+    message: {"type": int, "checksum": "Good" | "Bad" | ..., "malformed": bool}."""
+    proc = subprocess.run(["tshark", "-r", str(pcap), "-V"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    frames: List[dict] = []
+    cur: Optional[dict] = None
+    in_icmp = False
+    for line in proc.stdout.splitlines():
+        if line.startswith("Frame "):
+            cur = {"type": None, "checksum": None, "malformed": False}
+            frames.append(cur)
+            in_icmp = False
+            continue
+        if cur is None:
+            continue
+        if "Malformed Packet" in line:
+            cur["malformed"] = True
+        if line.startswith("Internet Control Message Protocol v6"):
+            in_icmp = cur["type"] is None
+            continue
+        if not line.startswith(" "):
+            in_icmp = False
+        if in_icmp and line.startswith("    Type: ") and cur["type"] is None:
+            cur["type"] = int(line.split("(")[-1].rstrip(")"))
+        if in_icmp and line.startswith("    [Checksum Status: ") and cur["checksum"] is None:
+            cur["checksum"] = line.split(": ", 1)[1].rstrip("]")
+    return frames

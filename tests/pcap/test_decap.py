@@ -136,6 +136,8 @@ class DCase:
     record: Optional[str] = None         # event of the expected export record
     maybe_decap: bool = False            # dropped after the outer header went
     out_variables: list = field(default_factory=list)
+    answer: bytes = b""                  # expected ICMPv6 message (leaves by eth0)
+    icmp: Optional[str] = None           # its counter in the stats group "icmp"
 
     @property
     def tag(self) -> int:
@@ -161,9 +163,20 @@ def _build() -> List[DCase]:
                            ioam.ether(NEXT_HOP[out_port], MAC[out_port], out),
                            events=list(events), record=record))
 
-    def drop(name, frame, reason, *, events=(), record=None, port=0, maybe_decap=False):
+    def drop(name, frame, reason, *, events=(), record=None, port=0, maybe_decap=False,
+             answer=b"", icmp=None):
         cases.append(DCase(name, frame, port, drop=reason, events=list(events), record=record,
-                           maybe_decap=maybe_decap))
+                           maybe_decap=maybe_decap, answer=answer, icmp=icmp))
+
+    def to_porthos(pkt):
+        """An ICMPv6 message of ours as it leaves: routed back out of eth0."""
+        return ioam.ether(NEXT_HOP[0], MAC[0], pkt)
+
+    def error(builder, invoking, *args):
+        """RFC 4443 error about ``invoking`` (the packet as dropped), from
+        eth0's address (the port it arrived on), to its source."""
+        src = str(ipaddress.IPv6Address(invoking[8:24]))
+        return to_porthos(builder(US, src, invoking, *args))
 
     # --- decapsulated and forwarded ---------------------------------------------
     t = next(tag)
@@ -269,8 +282,11 @@ def _build() -> List[DCase]:
     cases.append(DCase("tunnel_to_another_node", frame, 0, 1, model.frame, events=[FILLED],
                        out_variables=model.variables))
     t = next(tag)
-    drop("tunnel_no_route", tunnel(t, inner_packet(t), headers=[(0, ioam.padn(2) + SEED_TRACE)],
-                                   dst="db09::1"), "no_route", events=[FILLED])
+    frame = tunnel(t, inner_packet(t), headers=[(0, ioam.padn(2) + SEED_TRACE)], dst="db09::1")
+    m = ioam.linux_transit(frame[14:], pt.profile_for(CONFIG, frame, "eth0"))
+    assert m.drop == "no_route" and not m.variables      # our fill is in the quote
+    drop("tunnel_no_route", frame, "no_route", events=[FILLED],
+         answer=error(ioam.dest_unreach, m.packet, 0), icmp="icmp_unreachable")
 
     # --- dropped --------------------------------------------------------------------
     t = next(tag)
@@ -322,25 +338,36 @@ def _build() -> List[DCase]:
     drop("inner_hbh_too_many_options",
          tunnel(t, inner_packet(t, ext=ioam.ext_header(58, bytes.fromhex("1e00") * 9))),
          "hbh_too_many_options", maybe_decap=True)
+    # After the decapsulation the inner packet is the one dropped or answered
+    # (the errors quote it, not the tunnel); it arrived on eth0.
     t = next(tag)
-    drop("inner_hop_limit_1", tunnel(t, inner_packet(t, hlim=1),
-                                     headers=[(0, ioam.padn(2) + SEED_TRACE)]),
-         "hop_limit_exceeded", events=[FILLED], record="decap", maybe_decap=True)
+    inner = inner_packet(t, hlim=1)
+    drop("inner_hop_limit_1", tunnel(t, inner, headers=[(0, ioam.padn(2) + SEED_TRACE)]),
+         "hop_limit_exceeded", events=[FILLED], record="decap", maybe_decap=True,
+         answer=error(ioam.time_exceeded, inner), icmp="icmp_time_exceeded")
     t = next(tag)
-    drop("inner_no_route", tunnel(t, inner_packet(t, dst="db09::1")), "no_route",
-         maybe_decap=True)
+    inner = inner_packet(t, dst="db09::1")
+    drop("inner_no_route", tunnel(t, inner), "no_route", maybe_decap=True,
+         answer=error(ioam.dest_unreach, inner, 0), icmp="icmp_unreachable")
+    # Echo Requests to the node are answered (RFC 4443 4.2): none is left
+    # for local_delivery. The reply carries no extension header.
     t = next(tag)
-    drop("inner_to_us", tunnel(t, inner_packet(t, dst="db03::1")), "local_delivery",
-         maybe_decap=True)
+    inner = inner_packet(t, dst="db03::1")
+    drop("inner_to_us", tunnel(t, inner), None, maybe_decap=True,
+         answer=to_porthos(ioam.echo_reply_for(inner)), icmp="icmp_echo_reply")
     t = next(tag)
-    drop("local_not_a_tunnel", plain(t, US), "local_delivery")
+    frame = plain(t, US)
+    drop("local_not_a_tunnel", frame, None,
+         answer=to_porthos(ioam.echo_reply_for(frame[14:])), icmp="icmp_echo_reply")
     t = next(tag)
-    drop("local_with_trace", plain(t, US, ext=hbh(SEED_TRACE, nh=58)), "local_delivery",
-         events=[FILLED], record="local")
+    frame = plain(t, US, ext=hbh(SEED_TRACE, nh=58))
+    drop("local_with_trace", frame, None, events=[FILLED], record="local",
+         answer=to_porthos(ioam.echo_reply_for(frame[14:])), icmp="icmp_echo_reply")
     t = next(tag)
     ext = ioam.ext_header(60, ioam.padn(2) + SEED_TRACE) + ioam.ext_header(58, ioam.padn(6))
-    drop("local_hbh_dstopts_icmp", plain(t, US, ext=ext), "local_delivery",
-         events=[FILLED], record="local")
+    frame = plain(t, US, ext=ext)
+    drop("local_hbh_dstopts_icmp", frame, None, events=[FILLED], record="local",
+         answer=to_porthos(ioam.echo_reply_for(frame[14:])), icmp="icmp_echo_reply")
     return cases
 
 
@@ -387,8 +414,27 @@ def test_dropped(case, decap_run):
 
 
 def test_drop_counters(decap_run):
-    want = Counter(c.drop for c in DROPPED)
+    want = Counter(c.drop for c in DROPPED if c.drop)
     assert decap_run.run.drops == dict(want), decap_run.run.describe()
+    icmp = Counter(c.icmp for c in CASES if c.icmp)
+    assert decap_run.run.icmp == dict(icmp), decap_run.run.describe()
+
+
+ANSWERED = [c for c in CASES if c.answer]
+
+
+@pytest.mark.parametrize("case", ANSWERED, ids=lambda c: c.name)
+def test_icmp_answer(case, decap_run):
+    """The ICMPv6 message a dropped or local case gets, byte for byte: the
+    errors quote the (inner) packet as dropped, from eth0's first address;
+    the Echo Replies come from the address the request was sent to."""
+    got = [(p, f) for p in sorted(decap_run.run.out)
+           for f in pt.answers(decap_run.run.out[p]).get(case.tag, [])]
+    assert [p for p, _ in got] == [0], (f"{case.name}: expected one ICMPv6 message on eth0, "
+                                        f"got {[(p, f.hex()) for p, f in got]}")
+    actual = got[0][1]
+    assert actual == case.answer, (f"{case.name}\n{ioam.hexdiff(case.answer, actual)}\n"
+                                   f"expected {case.answer.hex()}\nactual   {actual.hex()}")
 
 
 def test_ioam_counters(decap_run):
@@ -406,7 +452,7 @@ def test_ioam_counters(decap_run):
     maybe = sum(1 for c in CASES if c.maybe_decap)
     assert got == dict(want), decap_run.run.describe()
     assert sure <= n_decap <= sure + maybe, decap_run.run.describe()
-    n = len(FWD)
+    n = len(FWD) + len([c for c in CASES if c.answer])
     assert sum(len(v) for v in decap_run.run.out.values()) == n
 
 

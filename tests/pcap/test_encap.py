@@ -240,9 +240,14 @@ SPECIFIED_EVENTS = (em.EV_INSERTED, em.EV_FILLED, em.EV_UNKNOWN_NS, em.EV_SAMPLE
 
 
 def assert_counters(b: EBatch, *, only_forwarded_inserts: bool = True) -> None:
-    """Drops exactly as modelled; the IOAM counters the issue names exactly."""
+    """Drops exactly as modelled; the IOAM counters the issue names exactly.
+    These configurations have no route back to Alpha: the ICMPv6 error a
+    drop provokes (RFC 4443) is counted, then dropped as ``no_route``."""
     drops, events = model_counters(b.cases.values())
+    errors, drops = pt.icmp_errors_unroutable(drops)
     assert b.run.drops == drops, (f"drops: model {drops}, appliance {b.run.drops}\n"
+                                  f"{b.run.describe()}")
+    assert b.run.icmp == errors, (f"icmp: model {errors}, appliance {b.run.icmp}\n"
                                   f"{b.run.describe()}")
     got = {k: v for k, v in b.run.ioam.items() if k in SPECIFIED_EVENTS}
     want = {k: v for k, v in events.items() if k in SPECIFIED_EVENTS}
@@ -768,7 +773,11 @@ def test_mtu(name, verdict, mtu_batch):
 def test_mtu_counters(mtu_batch):
     drops, _ = model_counters(mtu_batch.cases.values())
     assert drops == {"mtu_exceeded": 1, "ioam_mtu_exceeded": 5}
+    # one Packet Too Big each (test_icmp checks their MTU), with no route back
+    errors, drops = pt.icmp_errors_unroutable(drops)
+    assert errors == {"icmp_packet_too_big": 6}
     assert mtu_batch.run.drops == drops, mtu_batch.run.describe()
+    assert mtu_batch.run.icmp == errors, mtu_batch.run.describe()
     assert mtu_batch.run.ioam.get(em.EV_SAMPLED_OUT, 0) == 1, mtu_batch.run.describe()
 
 

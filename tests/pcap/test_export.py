@@ -427,9 +427,18 @@ def test_file_counters(file_run):
     assert run.stats["export"] == {"written": n_records, "lost": 0}, run.describe()
     assert run.ioam.get("ioam_exported") == n_records, run.describe()
     assert run.ioam.get("ioam_export_dropped", 0) == 0
-    local = sum(1 for c in CASES if c.dst != pt.BETA_RX)
-    assert run.drops == {"local_delivery": local}, run.describe()
-    assert len(run.out[1]) == 1 and run.out[0] == []
+    # Every case for the node is an Echo Request: none is left for
+    # local_delivery, each is answered (RFC 4443 4.2) back to db01::<tag>
+    # out of eth0, from the address it was sent to, without its HbH.
+    local = [c for c in CASES if c.dst != pt.BETA_RX]
+    assert run.drops == {}, run.describe()
+    assert run.icmp == {"icmp_echo_reply": len(local)}, run.describe()
+    replies = pt.answers(run.out[0])
+    for c in local:
+        tag = TAGS[c.name]
+        want = ioam.ether(pt.ATHOS_MAC, ETH0_MAC, ioam.echo_reply_for(c.frame(tag)[14:]))
+        assert replies.get(tag) == [want], f"{c.name}: Echo Reply\n{run.describe()}"
+    assert len(run.out[1]) == 1 and len(run.out[0]) == len(local)
 
 
 def test_file_records_in_arrival_order(file_run):
@@ -656,7 +665,12 @@ def test_ring_overflow(batch_dir):
     assert exported + dropped == N_FLOOD, x.run.describe()
     assert x.run.stats["export"] == {"written": exported, "lost": 0}, x.run.describe()
     assert len(x.records) == exported
-    assert x.run.drops == {"local_delivery": N_FLOOD}
+    # Echo Requests to the node: each is answered (not rate limited), and
+    # the replies are all alike (flow label 0, the same id/seq/data).
+    assert x.run.drops == {}, x.run.describe()
+    assert x.run.icmp == {"icmp_echo_reply": N_FLOOD}, x.run.describe()
+    want = ioam.ether(pt.ATHOS_MAC, ETH0_MAC, ioam.echo_reply_for(base[14:]))
+    assert x.run.out[0] == [want] * N_FLOOD and x.run.out[1] == []
     assert all(r["hops"] == [{"hop_limit": 63, "node_id": 7}] for r in x.records)
 
 

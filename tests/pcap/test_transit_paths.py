@@ -6,11 +6,15 @@ from collections import Counter
 
 import pytest
 
+from scapy.layers.inet6 import IPv6, ICMPv6EchoReply
+
 import ioam_scapy as ioam
 import pcaptest as pt
 
 # Porthos (seed 002) plus a neighbour entry for Athos so that traffic
-# arriving on eth1 can be routed back out of eth0 (connected db04::/64).
+# arriving on eth1 can be routed back out of eth0 (connected db04::/64), and
+# config/porthos.yaml's route back to Alpha's link, which the appliance's
+# ICMPv6 answers to Alpha take.
 CONFIG = """\
 node: {id: 2, id_wide: 22222222}
 ports:
@@ -30,6 +34,7 @@ schemas:
   - {id: 666, data: "Hello there -Obi"}
 routes:
   - {prefix: "db03::/64", port: eth1, via: "db02::2"}
+  - {prefix: "db01::/64", port: eth0, via: "db04::1"}
 neighbors:
   - {address: "db02::2", mac: "02:00:00:00:03:00", port: eth1}
   - {address: "db04::1", mac: "02:00:00:00:01:01", port: eth0}
@@ -57,6 +62,16 @@ def _athos_encap(type24, size, tag, inner_hlim=64):
 
 def _expect(frame):
     return pt.expect(frame, pt.profile_for(CONFIG, frame))
+
+
+def _time_exceeded(frame):
+    """The Time Exceeded (RFC 4443 3.3) the appliance must send Alpha for a
+    frame dropped for its hop limit: from eth0's address, out of eth0 to
+    Athos, quoting the packet as dropped (this node's trace fill in it)."""
+    m = ioam.linux_transit(frame[14:], pt.profile_for(CONFIG, frame))
+    assert m.drop == "hop_limit_exceeded" and not m.variables
+    return ioam.ether(pt.ATHOS_MAC, pt.ETH0_MAC,
+                      ioam.time_exceeded(pt.OWN_ETH0, pt.ALPHA, m.packet))
 
 
 def _one_out(run, tag, port=1):
@@ -127,10 +142,19 @@ def test_hop_limits(appliance):
                 assert outs[0][21] == h - 1
             else:
                 assert outs == [], f"hop limit {h} forwarded"
+            errs = pt.answers(run.out[0]).get(tag, [])
+            if h > 1:
+                assert errs == [], f"hop limit {h} (tag {tag}) answered"
+            else:
+                want = _time_exceeded(f)
+                assert errs == [want], (f"hop limit {h} (tag {tag}): Time Exceeded\n"
+                                        f"{ioam.hexdiff(want, errs[0] if errs else b'')}")
     for i, h in enumerate(HLIMS[:3]):
         tr = ioam.ioam_trace(pt.by_tag(run.out[1])[10 + i][0][14:])
         assert ioam.decode_nodes(tr)[0]["hop_limit"] == h - 1
     assert run.drops == {"hop_limit_exceeded": 4}, run.describe()
+    assert run.icmp == {"icmp_time_exceeded": 4}, run.describe()
+    assert len(run.out[0]) == 4
 
 
 def test_hop_limit_expiry_still_fills(appliance):
@@ -143,6 +167,12 @@ def test_hop_limit_expiry_still_fills(appliance):
         "reference 2.4: a Linux node writes its data (hop limit 0) before the "
         "hop-limit drop, so the trace is filled (and an IOAM event would be "
         f"emitted); got IOAM counters {run.ioam}")
+    # The Time Exceeded quotes the packet as dropped: the fill is in it.
+    want = _time_exceeded(frame)
+    assert run.out[0] == [want], ioam.hexdiff(want, run.out[0][0] if run.out[0] else b"")
+    quoted = run.out[0][0][14 + 48:]
+    assert ioam.decode_nodes(ioam.ioam_trace(quoted)) == [{"hop_limit": 0, "node_id": 2}]
+    assert run.icmp == {"icmp_time_exceeded": 1} and run.out[1] == []
 
 
 def test_stream_of_packets(appliance):
@@ -192,15 +222,26 @@ def test_unknown_ioam_option_types_unchanged(appliance):
 
 def test_local_delivery(appliance):
     """Packets to the appliance's own addresses: IOAM-processed as the
-    destination node (filled), then dropped as local_delivery."""
+    destination node (filled). Echo Requests are answered (RFC 4443 4.2:
+    from the address they were sent to, back to Alpha out of eth0, without
+    the request's HbH); anything else is dropped as local_delivery."""
     frames = [pt.inline_frame(ioam.linux_hbh(58, 123, 0xFFF002, 100), tag=50, dst=pt.OWN_ETH0),
               pt.inline_frame(ioam.linux_hbh(58, 123, 0x800000, 4), tag=51, dst=pt.OWN_ETH1),
-              pt.inline_frame(b"", tag=52, dst=pt.OWN_ETH0)]
+              pt.inline_frame(b"", tag=52, dst=pt.OWN_ETH0),
+              ioam.ether(pt.ETH0_MAC, pt.ATHOS_MAC, bytes(
+                  IPv6(src=pt.ALPHA, dst=pt.OWN_ETH0, fl=53) / ICMPv6EchoReply(id=1, seq=53)))]
     for f in frames:
         assert _expect(f).model.verdict == "local"
     run = appliance(CONFIG, {0: frames})
-    assert run.out[0] == [] and run.out[1] == []
-    assert run.drops == {"local_delivery": 3}, run.describe()
+    replies = pt.answers(run.out[0])
+    for f in frames[:3]:
+        tag = pt.frame_tag(f)
+        want = ioam.ether(pt.ATHOS_MAC, pt.ETH0_MAC, ioam.echo_reply_for(f[14:]))
+        assert replies.get(tag) == [want], f"tag {tag}: Echo Reply\n{run.describe()}"
+        assert want[14 + 6] == ioam.NH_ICMPV6
+    assert len(run.out[0]) == 3 and run.out[1] == []
+    assert run.drops == {"local_delivery": 1}, run.describe()
+    assert run.icmp == {"icmp_echo_reply": 3}, run.describe()
     assert run.ioam == {ioam.EV_FILLED: 2}, run.describe()
 
 

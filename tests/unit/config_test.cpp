@@ -400,6 +400,22 @@ TEST(ConfigLoad, DefaultsApplyWhenKeysAreAbsent) {
     EXPECT_TRUE(c.schemas.empty());
     EXPECT_TRUE(c.routes.empty());
     EXPECT_TRUE(c.neighbors.empty());
+    EXPECT_EQ(c.icmp.rate, 1000u);
+    EXPECT_EQ(c.icmp.burst, 50u);
+}
+
+TEST(ConfigLoad, IcmpRateLimit) {
+    Config c = load_config_text(std::string("icmp: {rate: 0, burst: 1000000}\n") + kOnePort,
+                                "icmp.yaml");
+    EXPECT_EQ(c.icmp.rate, 0u);  // 0 = never send ICMPv6
+    EXPECT_EQ(c.icmp.burst, 1000000u);
+    ConfigError e = error_of(std::string("icmp:\n  rate: 1000001\n") + kOnePort);
+    EXPECT_EQ(e.mark().line, 2);
+    EXPECT_NE(e.reason().find("icmp.rate"), std::string::npos) << e.what();
+    e = error_of(std::string("icmp: {burst: 0}\n") + kOnePort);
+    EXPECT_NE(e.reason().find("icmp.burst"), std::string::npos) << e.what();
+    e = error_of(std::string("icmp: {rate: 10, limit: 3}\n") + kOnePort);
+    EXPECT_NE(e.reason().find("unknown key 'limit'"), std::string::npos) << e.what();
 }
 
 TEST(ConfigLoad, NamespaceDefaultsAreAllOnes) {
@@ -589,7 +605,7 @@ TEST(ConfigMessage, UnknownKeyNamesTheMappingAndSuggests) {
 TEST(ConfigMessage, UnknownKeyFarFromAnyListsTheKeys) {
     ConfigError e = error_of(std::string(kOnePort) + "colour: blue\n");
     EXPECT_STREQ(e.what(),
-                 "test.yaml:4:1: unknown key 'colour' at the top level; expected one of: node, "
+                 "test.yaml:4:1: unknown key 'colour' at the top level; expected one of: node, icmp, "
                  "ports, namespaces, schemas, routes, neighbors");
 }
 
