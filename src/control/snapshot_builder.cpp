@@ -179,7 +179,9 @@ std::unique_ptr<dp::Snapshot> build_snapshot(const Config& cfg,
     for (const auto& pc : cfg.ports)
         for (const auto& a : pc.addresses) table[{a.addr, 128}] = local_nh;
 
-    if (!snap->init_tables(unsigned(table.size()), unsigned(cfg.neighbors.size()), err))
+    unsigned groups = 0;
+    for (const auto& [prefix, nh] : table) groups += dp::Snapshot::tbl8_groups_for(prefix.second);
+    if (!snap->init_tables(unsigned(table.size()), groups, unsigned(cfg.neighbors.size()), err))
         return nullptr;
     for (const auto& [prefix, nh] : table)
         if (!snap->add_route(prefix.first.bytes.data(), prefix.second, nh, err)) return nullptr;

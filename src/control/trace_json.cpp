@@ -110,7 +110,7 @@ std::string decode_node(const uint8_t*& p, const uint8_t* end, uint32_t type) {
         }
         p += words * 4;
     }
-    return "{" + fmt::format("{}", fmt::join(f, ", ")) + "}";
+    return fmt::format("{{{}}}", fmt::join(f, ", "));
 }
 
 }  // namespace

@@ -41,7 +41,8 @@ Snapshot::~Snapshot() {
     if (neighbors_) rte_hash_free(neighbors_);
 }
 
-bool Snapshot::init_tables(unsigned max_routes, unsigned max_neighbors, std::string& err) {
+bool Snapshot::init_tables(unsigned max_routes, unsigned tbl8_groups, unsigned max_neighbors,
+                           std::string& err) {
     const uint64_t serial = g_table_serial.fetch_add(1);
     std::string fib_name = "fib6_" + std::to_string(serial);
     rte_fib6_conf conf{};
@@ -49,14 +50,19 @@ bool Snapshot::init_tables(unsigned max_routes, unsigned max_neighbors, std::str
     conf.default_nh = 0;
     conf.max_routes = int(max_routes < 64 ? 64 : max_routes);
     conf.rib_ext_sz = 0;
-    // 2-octet next hops halve the 16 M-entry first level (32 MiB instead of 64),
-    // which matters under --no-huge; 32 767 next hops is plenty for now.
-    conf.trie.nh_sz = RTE_FIB6_TRIE_2B;
-    // Each prefix longer than /24 needs one 8-bit group per further octet.
-    conf.trie.num_tbl8 = 256 + 14 * uint32_t(conf.max_routes);
+    // Prefixes share groups, so the sum is an upper bound; the slack covers
+    // a table with almost nothing in it. 2-octet next hops halve the 16 M-entry
+    // first level (32 MiB instead of 64), which matters under --no-huge, but
+    // they cap next hops and groups at 32 767: larger tables take 4 octets.
+    const uint32_t groups = tbl8_groups + 256;
+    const bool small = groups <= 32767 && nexthops.size() <= 32767;
+    conf.trie.nh_sz = small ? RTE_FIB6_TRIE_2B : RTE_FIB6_TRIE_4B;
+    conf.trie.num_tbl8 = groups;
     fib = rte_fib6_create(fib_name.c_str(), SOCKET_ID_ANY, &conf);
     if (!fib) {
-        err = std::string("cannot create the route table: ") + rte_strerror(rte_errno);
+        err = "cannot create the route table for " + std::to_string(max_routes) + " prefixes (" +
+              std::to_string(groups) + " second-level groups): " + rte_strerror(rte_errno) +
+              "; give the EAL more memory (-m)";
         return false;
     }
 
@@ -82,10 +88,6 @@ uint32_t Snapshot::add_nexthop(const NextHop& nh) {
 
 bool Snapshot::add_route(const uint8_t addr[16], uint8_t depth, uint32_t nh_index,
                          std::string& err) {
-    if (nh_index > 0x7fff) {
-        err = "too many next hops (32767 at most)";
-        return false;
-    }
     uint8_t a[16];
     std::memcpy(a, addr, 16);
     int rc = rte_fib6_add(fib, a, depth, nh_index);

@@ -95,8 +95,13 @@ public:
     Snapshot(const Snapshot&) = delete;
     Snapshot& operator=(const Snapshot&) = delete;
 
-    /// Create the lookup tables; `err` gets the reason on failure.
-    bool init_tables(unsigned max_routes, unsigned max_neighbors, std::string& err);
+    /// Create the lookup tables for `max_routes` prefixes needing `tbl8_groups`
+    /// second-level groups in all (see tbl8_groups_for); `err` gets the reason.
+    bool init_tables(unsigned max_routes, unsigned tbl8_groups, unsigned max_neighbors,
+                     std::string& err);
+    /// rte_fib6 TRIE groups a prefix of `depth` bits needs: one per octet
+    /// past the first three (the 24-bit first level).
+    static unsigned tbl8_groups_for(uint8_t depth) { return depth > 24 ? (depth + 7u) / 8u - 3u : 0; }
     /// Returns the next-hop index to use in add_route.
     uint32_t add_nexthop(const NextHop& nh);
     bool add_route(const uint8_t addr[16], uint8_t depth, uint32_t nh_index, std::string& err);

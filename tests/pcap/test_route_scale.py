@@ -1,0 +1,60 @@
+"""Route tables past the old 2 322-entry limit.
+
+The FIB used to be sized with a fixed 14 second-level groups per route and
+2-octet next hops, which DPDK refuses above 32 767 groups: a table of more
+than 2 322 entries could not be built at all. It is now sized from the
+prefixes it holds and takes 4-octet next hops when it needs them. Every
+route here is a /64 (5 groups each) or a /128 host route (13 groups).
+"""
+
+from scapy.layers.inet6 import IPv6, UDP
+from scapy.layers.l2 import Ether
+
+import pcaptest
+
+PORTHOS_IN = "02:00:00:00:02:00"
+ATHOS = "02:00:00:00:01:01"
+
+
+def config(n_routes: int, n_hosts: int) -> str:
+    lines = [
+        "ports:",
+        '  - {name: eth0, device: net_pcap0, mac: "02:00:00:00:02:00", addresses: ["db04::2/64"]}',
+        '  - {name: eth1, device: net_pcap1, mac: "02:00:00:00:02:01", addresses: ["db02::1/64"]}',
+        "neighbors:",
+        '  - {address: "db02::2", mac: "02:00:00:00:03:00", port: eth1}',
+        "routes:",
+    ]
+    # /64s under 2001:db8::/32 via Aramis, then /128 host routes.
+    lines += [f'  - {{prefix: "2001:db8:{i >> 16:x}:{i & 0xffff:x}::/64", port: eth1, '
+              f'via: "db02::2"}}' for i in range(n_routes)]
+    lines += [f'  - {{prefix: "2001:db9::{i:x}/128", port: eth1, via: "db02::2"}}'
+              for i in range(n_hosts)]
+    return "\n".join(lines) + "\n"
+
+
+def frame(dst: str) -> bytes:
+    return bytes(Ether(dst=PORTHOS_IN, src=ATHOS) /
+                 IPv6(src="db04::1", dst=dst, hlim=64) / UDP(sport=1, dport=2))
+
+
+def test_large_table_loads_and_routes(tmp_path):
+    # 20 000 /64s and 5 000 /128s: 165 000 groups, far past 32 767, and more
+    # next hops than 2-octet entries could index.
+    n, h = 20000, 5000
+    last64 = f"2001:db8:{(n - 1) >> 16:x}:{(n - 1) & 0xffff:x}::7"
+    frames = [frame(last64), frame(f"2001:db9::{h - 1:x}"), frame("2001:db8:ffff::1"),
+              frame("2001:db9::ffff")]
+    run = pcaptest.run_appliance(tmp_path / "scale", config(n, h), {0: frames})
+    out = run.out[1]
+    # The first two match the last /64 and the last /128 and leave towards
+    # Aramis; the last two match nothing and are dropped as no_route. (Their
+    # ICMPv6 errors go nowhere: db04::1 has no neighbour entry here.)
+    assert len(out) == 2, run.stdout
+    for sent, got in zip(frames[:2], out):
+        want = bytearray(sent)
+        want[0:6] = bytes.fromhex("020000000300")
+        want[6:12] = bytes.fromhex("020000000201")
+        want[14 + 7] -= 1
+        assert got == bytes(want)
+    assert run.drops.get("no_route") == 2, run.drops
