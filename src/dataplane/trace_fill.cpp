@@ -99,7 +99,9 @@ FillOutcome fill_trace(uint8_t* opt, const NodeIds& node, const NamespaceData& n
                 break;
         }
     }
-    if (sclen) std::memcpy(p, ns.oss, sclen * 4u);
+    // Word by word: a variable-length memcpy is inlined as `rep movs`, whose
+    // start-up costs more than the few words a snapshot has.
+    for (unsigned w = 0; w < sclen; ++w) std::memcpy(p + 4 * w, ns.oss + 4 * w, 4);
 
     t->flags_remlen = uint8_t((t->flags_remlen & 0x80) | (remlen - nodelen - sclen));
     return FillOutcome::Filled;

@@ -342,8 +342,10 @@ bool Worker::choose_encap(const Snapshot& s, const NextHop& nh, const wire::Ipv6
     const unsigned idx = nh.encap - 1u;
     const EncapProfile& e = s.encaps[idx];
     // Linux counts every packet reaching the route and instruments the first
-    // k of every n: counter (before increment) mod n < k.
-    if (freq_counter[idx]++ % e.freq_n >= e.freq_k) {
+    // k of every n: counter (before increment) mod n < k. (1/1, the default,
+    // needs no division.)
+    const uint32_t c = freq_counter[idx]++;
+    if (e.freq_n != 1 && c % e.freq_n >= e.freq_k) {
         count(IoamEvent::SampledOut);
         return false;
     }
@@ -722,8 +724,14 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     uint16_t n_inner, n_answers;
     stage_parse(s, in_port, pkts, n, meta, origin);
     stage_route(s, in_port, pkts, n, meta, origin);
-    stage_encap(s, pkts, n, meta);
-    stage_ioam(s, in_port, pkts, n, meta, origin);
+    // Most bursts of plain traffic need neither pass.
+    bool any_encap = false, any_trace = false;
+    for (uint16_t i = 0; i < n; ++i) {
+        any_encap |= meta[i].encap != 0;
+        any_trace |= meta[i].hbh_ok && meta[i].parse.n_trace != 0;
+    }
+    if (any_encap) stage_encap(s, pkts, n, meta);
+    if (any_encap || any_trace) stage_ioam(s, in_port, pkts, n, meta, origin);
     stage_output(s, in_port, pkts, n, meta, origin, inner, n_inner, answers, n_answers);
     // Decapsulated packets and the appliance's answers run the stages again
     // (at most Wire -> Tunnel -> Local: neither of the last two recurses into itself).
