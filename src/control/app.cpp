@@ -1,5 +1,6 @@
 #include "control/app.hpp"
 
+#include <poll.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
@@ -8,17 +9,26 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
-#include <thread>
+#include <mutex>
 
 #include "control/app_options.hpp"
+#include "control/commands.hpp"
 #include "control/config.hpp"
+#include "control/console.hpp"
+#include "control/control_socket.hpp"
+#include "control/log_bridge.hpp"
 #include "control/snapshot_builder.hpp"
 #include "control/stats_report.hpp"
+#include "control/stats_view.hpp"
+#include "control/telemetry.hpp"
 #include "control/trace_exporter.hpp"
 #include "dataplane/ports.hpp"
 #include "dataplane/worker.hpp"
@@ -35,6 +45,8 @@ volatile std::sig_atomic_t g_reload_signal = 0;
 void on_stop_signal(int) { g_stop_signal = 1; }
 void on_reload_signal(int) { g_reload_signal = 1; }
 
+constexpr auto kControlTick = std::chrono::milliseconds(5);
+
 uint64_t ms_since(Clock::time_point t) {
     return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count());
 }
@@ -45,24 +57,71 @@ std::string ports_for_message(const std::vector<uint16_t>& ids) {
     return s.empty() ? "none" : s;
 }
 
-// Everything that lives from port start to shutdown.
-class Appliance {
+rte_eth_stats eth_minus(const rte_eth_stats& a, const rte_eth_stats& b) {
+    rte_eth_stats d{};
+    d.ipackets = a.ipackets - b.ipackets;
+    d.opackets = a.opackets - b.opackets;
+    d.ibytes = a.ibytes - b.ibytes;
+    d.obytes = a.obytes - b.obytes;
+    d.imissed = a.imissed - b.imissed;
+    d.ierrors = a.ierrors - b.ierrors;
+    d.oerrors = a.oerrors - b.oerrors;
+    d.rx_nombuf = a.rx_nombuf - b.rx_nombuf;
+    return d;
+}
+
+// Everything that lives from port start to shutdown. The Appliance is the
+// ControlApi of the command interpreter and the source of the telemetry
+// endpoints; both only ever change it on the control thread (the main lcore).
+class Appliance final : public ControlApi, public TelemetrySource {
 public:
-    explicit Appliance(AppOptions opts) : opts_(std::move(opts)) {}
+    explicit Appliance(AppOptions opts)
+        : opts_(std::move(opts)), config_path_(opts_.config_path) {}
     int run(int argc, char** argv);
+
+    // ControlApi
+    const Config& config() const override { return cfg_; }
+    bool apply(Config next, std::string& err) override;
+    uint64_t generation() const override { return generation_.load(); }
+    std::string config_path() const override { return config_path_; }
+    void set_config_path(const std::string& path) override { config_path_ = path; }
+    std::string port_stats() override;
+    std::string port_xstats(const std::string& port) override;
+    std::string stats() override;
+    void clear_stats() override;
+    bool forwarding() const override { return forwarding_.load(); }
+    void set_forwarding(bool on) override;
+    void quit() override { quit_ = true; }
+
+    // TelemetrySource (called on the telemetry thread)
+    StatsTotals telemetry_totals() override { return whole_run_totals(); }
+    bool telemetry_forwarding() override { return forwarding_.load(); }
+    uint64_t telemetry_generation() override { return generation_.load(); }
+    std::vector<PortLabel> telemetry_ports() override { return labels_; }
+    Config telemetry_config() override {
+        std::lock_guard lock(cfg_mutex_);
+        return cfg_;
+    }
 
 private:
     bool bind_ports();
     bool start_ports();
-    bool launch_workers();
+    bool find_worker_lcores();
     bool open_export(std::string& err);
+    void prepare_workers();
+    bool run_cmdline_file();
     void control_loop();
-    void reload();
-    void shutdown_and_report();
+    void periodic();
+    void shutdown_and_report(bool forwarded);
+    std::string handle_line(const std::string& line);
+    StatsTotals worker_totals(size_t w) const;
+    StatsTotals whole_run_totals() const;
     static bool same_ports(const Config& a, const Config& b, std::string& why);
 
     AppOptions opts_;
+    std::string config_path_;  // what SIGHUP and a bare `reload` read
     Config cfg_;
+    mutable std::mutex cfg_mutex_;  // cfg_ replacement vs. telemetry's copies
     std::vector<PortBinding> bindings_;
     std::vector<PortLabel> labels_;
     rte_mempool* pool_ = nullptr;
@@ -71,12 +130,28 @@ private:
     TraceExporter exporter_;
     bool exporting_ = false;
     std::vector<std::string> port_names_;  // by port id, for export records
-    uint64_t generation_ = 0;
+    std::atomic<uint64_t> generation_{0};
     std::vector<unsigned> worker_lcores_;
     std::vector<std::unique_ptr<dp::WorkerConfig>> worker_cfgs_;
     std::unique_ptr<dp::WorkerStats[]> stats_;
     std::atomic<bool> stop_{false};
+    std::atomic<bool> forwarding_{true};
+    bool quit_ = false;
     Clock::time_point started_;
+
+    // Control loop state.
+    Console console_;
+    bool console_open_ = false;
+    ControlSocket socket_;
+    uint64_t last_rx_ = 0;
+    Clock::time_point last_rx_change_;
+    StatsTotals interval_base_;
+    Clock::time_point interval_start_;
+
+    // What the show commands count from (clear stats).
+    std::vector<StatsTotals> worker_base_;
+    std::vector<rte_eth_stats> port_base_;  // by bindings_ index
+    std::map<uint16_t, std::vector<uint64_t>> xstats_base_;  // by port id, by xstat id
 };
 
 bool Appliance::bind_ports() {
@@ -142,7 +217,7 @@ bool Appliance::start_ports() {
     return true;
 }
 
-bool Appliance::launch_workers() {
+bool Appliance::find_worker_lcores() {
     unsigned lcore;
     RTE_LCORE_FOREACH_WORKER(lcore) { worker_lcores_.push_back(lcore); }
     if (worker_lcores_.empty()) {
@@ -176,57 +251,259 @@ bool Appliance::same_ports(const Config& a, const Config& b, std::string& why) {
     return true;
 }
 
-void Appliance::reload() {
-    Config next;
-    try {
-        next = load_config_file(opts_.config_path);
-    } catch (const ConfigError& e) {
-        spdlog::error("reload refused, running configuration kept: {}", e.what());
-        return;
-    }
+// The one way a configuration comes into force: SIGHUP, `reload` and every
+// console change end here. The new snapshot is complete before it is
+// published; publish() swaps one pointer (workers pick it up at their next
+// loop iteration) and waits on this thread, never on a worker's, until
+// every worker has passed a quiescent state, then the old one is freed.
+bool Appliance::apply(Config next, std::string& err) {
     std::string why;
     if (!same_ports(cfg_, next, why)) {
-        spdlog::error("reload refused, running configuration kept: {} (restart required)", why);
-        return;
+        err = why + " (restart required)";
+        return false;
     }
-    std::string err;
-    auto snap = build_snapshot(next, bindings_, ++generation_, err);
-    if (!snap) {
-        spdlog::error("reload refused, running configuration kept: {}", err);
-        return;
-    }
+    const uint64_t gen = generation_.load() + 1;
+    const auto t0 = Clock::now();
+    auto snap = build_snapshot(next, bindings_, gen, err);
+    if (!snap) return false;
+    const auto t1 = Clock::now();
     slot_.publish(std::move(snap));  // the previous snapshot is freed here
-    cfg_ = std::move(next);
-    spdlog::info("configuration reloaded from {} (generation {})", opts_.config_path, generation_);
+    const auto t2 = Clock::now();
+    generation_.store(gen);
+    {
+        std::lock_guard lock(cfg_mutex_);
+        cfg_ = std::move(next);
+    }
+    using us = std::chrono::microseconds;
+    spdlog::debug("configuration generation {} in force ({}): built in {} us, grace period and "
+                  "free {} us",
+                  gen, cfg_.source, std::chrono::duration_cast<us>(t1 - t0).count(),
+                  std::chrono::duration_cast<us>(t2 - t1).count());
+    return true;
 }
 
-void Appliance::control_loop() {
-    uint64_t last_rx = 0;
-    Clock::time_point last_change = Clock::now();
+StatsTotals Appliance::worker_totals(size_t w) const { return sum_stats({&stats_[w]}); }
+
+StatsTotals Appliance::whole_run_totals() const {
     std::vector<const dp::WorkerStats*> ws;
     for (size_t i = 0; i < worker_lcores_.size(); ++i) ws.push_back(&stats_[i]);
-    while (!g_stop_signal) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        if (exporting_) exporter_.drain(export_ring_, port_names_);
-        if (g_reload_signal) {
-            g_reload_signal = 0;
-            reload();
+    return sum_stats(ws);
+}
+
+std::string Appliance::port_stats() {
+    StatsTotals ours;
+    for (size_t w = 0; w < worker_lcores_.size(); ++w) {
+        const StatsTotals d = stats_minus(worker_totals(w), worker_base_[w]);
+        for (unsigned p = 0; p < dp::kMaxPorts; ++p) {
+            ours.rx[p] += d.rx[p];
+            ours.tx[p] += d.tx[p];
         }
-        if (opts_.idle_exit_ms) {
-            const uint64_t rx = sum_stats(ws).total_rx();
-            if (rx != last_rx) {
-                last_rx = rx;
-                last_change = Clock::now();
-            } else if (ms_since(last_change) >= *opts_.idle_exit_ms) {
-                spdlog::info("no packet for {} ms: stopping", *opts_.idle_exit_ms);
-                break;
+    }
+    std::string s;
+    for (size_t i = 0; i < bindings_.size(); ++i) {
+        const uint16_t id = bindings_[i].port_id;
+        rte_eth_stats es{};
+        rte_eth_stats_get(id, &es);
+        const rte_eth_stats d = eth_minus(es, port_base_[i]);
+        s += "port " + labels_[i].name + " (" + labels_[i].device + ", port id " +
+             std::to_string(id) + ")\n";
+        s += "  rx-packets " + std::to_string(d.ipackets) + "  rx-bytes " + std::to_string(d.ibytes) +
+             "  rx-missed " + std::to_string(d.imissed) + "  rx-errors " +
+             std::to_string(d.ierrors) + "  rx-nombuf " + std::to_string(d.rx_nombuf) + "\n";
+        s += "  tx-packets " + std::to_string(d.opackets) + "  tx-bytes " +
+             std::to_string(d.obytes) + "  tx-errors " + std::to_string(d.oerrors) + "\n";
+        s += "  forwarder rx " + std::to_string(ours.rx[id]) + "  tx " + std::to_string(ours.tx[id]) +
+             "\n";
+    }
+    return s;
+}
+
+std::string Appliance::port_xstats(const std::string& port) {
+    uint16_t id = 0;
+    for (const PortLabel& l : labels_)
+        if (l.name == port) id = l.port_id;
+    const int n = rte_eth_xstats_get(id, nullptr, 0);
+    if (n < 0) return "error: cannot read the extended statistics of " + port + "\n";
+    std::vector<rte_eth_xstat> values(size_t(n) + 1);
+    std::vector<rte_eth_xstat_name> names(size_t(n) + 1);
+    const int got = rte_eth_xstats_get(id, values.data(), unsigned(values.size()));
+    const int got_names = rte_eth_xstats_get_names(id, names.data(), unsigned(names.size()));
+    if (got < 0 || got_names < 0) return "error: cannot read the extended statistics of " + port + "\n";
+    const std::vector<uint64_t>& base = xstats_base_[id];
+    std::string s = "port " + port + " extended statistics\n";
+    for (int i = 0; i < got; ++i) {
+        const uint64_t x = values[size_t(i)].id;
+        const uint64_t b = x < base.size() ? base[x] : 0;
+        const char* name = x < uint64_t(got_names) ? names[x].name : "?";
+        s += "  " + std::string(name) + ": " + std::to_string(values[size_t(i)].value - b) + "\n";
+    }
+    return s;
+}
+
+std::string Appliance::stats() {
+    std::vector<LcoreStats> lcores;
+    for (size_t w = 0; w < worker_lcores_.size(); ++w)
+        lcores.push_back({worker_lcores_[w], stats_minus(worker_totals(w), worker_base_[w])});
+    return format_lcore_stats(lcores, forwarding_.load(), generation_.load());
+}
+
+void Appliance::clear_stats() {
+    for (size_t w = 0; w < worker_lcores_.size(); ++w) worker_base_[w] = worker_totals(w);
+    for (size_t i = 0; i < bindings_.size(); ++i) {
+        const uint16_t id = bindings_[i].port_id;
+        rte_eth_stats_get(id, &port_base_[i]);
+        std::vector<uint64_t>& base = xstats_base_[id];
+        base.clear();
+        const int n = rte_eth_xstats_get(id, nullptr, 0);
+        if (n <= 0) continue;
+        std::vector<rte_eth_xstat> values(static_cast<size_t>(n));
+        const int got = rte_eth_xstats_get(id, values.data(), unsigned(n));
+        for (int i = 0; i < got; ++i) {
+            const uint64_t x = values[size_t(i)].id;
+            if (x < 65536) {
+                if (base.size() <= x) base.resize(x + 1, 0);
+                base[x] = values[size_t(i)].value;
             }
+        }
+    }
+}
+
+void Appliance::set_forwarding(bool on) {
+    forwarding_.store(on);
+    spdlog::info("forwarding {}", on ? "started" : "stopped");
+}
+
+std::string Appliance::handle_line(const std::string& line) {
+    if (quit_) return "error: ioamfwd is stopping\n";
+    spdlog::debug("command: {}", line);
+    return execute(line, *this);
+}
+
+// --cmdline-file: every line through the interpreter before the workers
+// start, so no packet is forwarded by a node whose start-up commands did not
+// all apply. The first refused line stops the start.
+bool Appliance::run_cmdline_file() {
+    std::ifstream in(opts_.cmdline_file);
+    if (!in) {
+        spdlog::error("--cmdline-file {}: {}", opts_.cmdline_file, std::strerror(errno));
+        return false;
+    }
+    std::string line;
+    unsigned lineno = 0;
+    while (!quit_ && std::getline(in, line)) {
+        ++lineno;
+        std::string reply = handle_line(line);
+        if (is_error_reply(reply)) {
+            while (!reply.empty() && reply.back() == '\n') reply.pop_back();
+            spdlog::error("{}:{}: {}", opts_.cmdline_file, lineno, reply);
+            return false;
+        }
+        std::fputs(reply.c_str(), stdout);
+    }
+    std::fflush(stdout);
+    if (in.bad()) {
+        spdlog::error("--cmdline-file {}: read error", opts_.cmdline_file);
+        return false;
+    }
+    spdlog::info("ran {} line(s) of {} (generation {})", lineno, opts_.cmdline_file,
+                 generation_.load());
+    return true;
+}
+
+void Appliance::periodic() {
+    if (exporting_) exporter_.drain(export_ring_, port_names_);
+    if (g_reload_signal) {
+        g_reload_signal = 0;
+        std::string message;
+        if (reload_config(*this, config_path_, message))
+            spdlog::info("{}", message);
+        else
+            spdlog::error("{}", message);
+    }
+    const StatsTotals now = whole_run_totals();
+    if (opts_.idle_exit_ms) {
+        // A stopped forwarder is not idle: it is waiting for `start`.
+        const uint64_t rx = now.total_rx();
+        if (rx != last_rx_ || !forwarding_.load()) {
+            last_rx_ = rx;
+            last_rx_change_ = Clock::now();
+        } else if (ms_since(last_rx_change_) >= *opts_.idle_exit_ms) {
+            spdlog::info("no packet for {} ms: stopping", *opts_.idle_exit_ms);
+            quit_ = true;
+        }
+    }
+    if (opts_.stats_interval_s && ms_since(interval_start_) >= opts_.stats_interval_s * 1000ull) {
+        const double seconds = double(ms_since(interval_start_)) / 1000.0;
+        spdlog::info("{}", format_interval_line(now, interval_base_, seconds, labels_,
+                                                forwarding_.load()));
+        interval_base_ = now;
+        interval_start_ = Clock::now();
+    }
+}
+
+// The main lcore's loop: console input, control socket clients, and every
+// 5 ms the export drain, SIGHUP, idle exit and the periodic stats line.
+// Commands run here, one at a time, so they need no locking among themselves.
+void Appliance::control_loop() {
+    last_rx_change_ = Clock::now();
+    interval_start_ = Clock::now();
+    interval_base_ = whole_run_totals();
+    const auto handler = [this](const std::string& line) { return handle_line(line); };
+    auto next_tick = Clock::now() + kControlTick;
+    std::vector<pollfd> fds;
+    while (!g_stop_signal && !quit_) {
+        fds.clear();
+        if (console_open_) fds.push_back({console_.fd(), POLLIN, 0});
+        const size_t socket_first = fds.size();
+        socket_.add_poll_fds(fds);  // last: handle() expects its entries at the end
+        const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_tick - Clock::now());
+        const int timeout = socket_.busy() ? 0 : int(std::max<int64_t>(0, wait.count()));
+        const int ready = ::poll(fds.data(), nfds_t(fds.size()), timeout);
+        if (ready > 0 && console_open_ && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+            !console_.on_readable()) {
+            spdlog::info("console closed: stopping");
+            console_open_ = false;
+            quit_ = true;
+        }
+        if (ready > 0 || socket_.busy()) socket_.handle(fds, socket_first, handler);
+        if (Clock::now() >= next_tick) {
+            periodic();
+            next_tick = Clock::now() + kControlTick;
         }
     }
     if (g_stop_signal) spdlog::info("signal received: stopping");
 }
 
-void Appliance::shutdown_and_report() {
+void Appliance::prepare_workers() {
+    stats_.reset(new dp::WorkerStats[worker_lcores_.size()]);
+    worker_base_.assign(worker_lcores_.size(), StatsTotals{});
+    port_base_.assign(bindings_.size(), rte_eth_stats{});
+    std::vector<uint16_t> tx_ports;
+    for (const auto& b : bindings_) tx_ports.push_back(b.port_id);
+    for (size_t w = 0; w < worker_lcores_.size(); ++w) {
+        auto wc = std::make_unique<dp::WorkerConfig>();
+        wc->index = unsigned(w);
+        wc->tx_ports = tx_ports;
+        wc->slot = &slot_;
+        wc->stats = &stats_[w];
+        wc->stop = &stop_;
+        wc->forwarding = &forwarding_;
+        wc->export_ring = exporting_ ? &export_ring_ : nullptr;
+        wc->export_transit = opts_.trace_export_transit;
+        worker_cfgs_.push_back(std::move(wc));
+    }
+    // One rx queue per port, spread over the workers.
+    for (size_t i = 0; i < bindings_.size(); ++i)
+        worker_cfgs_[i % worker_cfgs_.size()]->rx.push_back({bindings_[i].port_id, 0});
+}
+
+void Appliance::shutdown_and_report(bool forwarded) {
+    telemetry_detach();
+    if (console_open_) {
+        console_.close();
+        console_open_ = false;
+    }
+    socket_.close();
     stop_.store(true, std::memory_order_relaxed);
     rte_eal_mp_wait_lcore();
     for (const auto& b : bindings_) dp::stop_port(b.port_id);
@@ -234,10 +511,9 @@ void Appliance::shutdown_and_report() {
         exporter_.drain(export_ring_, port_names_);
         exporter_.close();
     }
+    if (!forwarded) return;
 
-    std::vector<const dp::WorkerStats*> ws;
-    for (size_t i = 0; i < worker_lcores_.size(); ++i) ws.push_back(&stats_[i]);
-    const StatsTotals totals = sum_stats(ws);
+    const StatsTotals totals = whole_run_totals();
     RunInfo run;
     run.runtime_ms = ms_since(started_);
     // Every mbuf must be back in the pool once ports are closed: anything else
@@ -262,6 +538,7 @@ int Appliance::run(int argc, char** argv) {
         spdlog::error("configuration refused: {}", e.what());
         return 1;
     }
+    if (!install_dpdk_log_bridge()) spdlog::warn("DPDK's log stays on stderr (no log bridge)");
     if (rte_eal_init(argc, argv) < 0) {
         spdlog::error("EAL initialisation failed: {}", rte_strerror(rte_errno));
         return 1;
@@ -272,42 +549,51 @@ int Appliance::run(int argc, char** argv) {
     started_ = Clock::now();
 
     int rc = 1;
+    bool ports_up = false;
     std::string err;
-    if (launch_workers() && bind_ports() && start_ports() &&
+    if (find_worker_lcores() && bind_ports() && (ports_up = start_ports()) &&
         slot_.init(unsigned(worker_lcores_.size()), err) && open_export(err)) {
-        auto snap = build_snapshot(cfg_, bindings_, ++generation_, err);
+        auto snap = build_snapshot(cfg_, bindings_, generation_.load() + 1, err);
         if (snap) {
             slot_.publish(std::move(snap));
-            stats_.reset(new dp::WorkerStats[worker_lcores_.size()]);
-            std::vector<uint16_t> tx_ports;
-            for (const auto& b : bindings_) tx_ports.push_back(b.port_id);
-            for (size_t w = 0; w < worker_lcores_.size(); ++w) {
-                auto wc = std::make_unique<dp::WorkerConfig>();
-                wc->index = unsigned(w);
-                wc->tx_ports = tx_ports;
-                wc->slot = &slot_;
-                wc->stats = &stats_[w];
-                wc->stop = &stop_;
-                wc->export_ring = exporting_ ? &export_ring_ : nullptr;
-                wc->export_transit = opts_.trace_export_transit;
-                worker_cfgs_.push_back(std::move(wc));
+            generation_.store(generation_.load() + 1);
+            prepare_workers();
+            telemetry_attach(this);
+            bool ready = opts_.cmdline_file.empty() || run_cmdline_file();
+            if (ready && !quit_ && !opts_.control_socket.empty() &&
+                !socket_.open(opts_.control_socket, err))
+                ready = false;
+            if (ready) {
+                if (!quit_) {
+                    for (size_t w = 0; w < worker_lcores_.size(); ++w)
+                        rte_eal_remote_launch(dp::worker_main, worker_cfgs_[w].get(),
+                                              worker_lcores_[w]);
+                    spdlog::info("{} with {} worker lcore(s); configuration {} (generation {})",
+                                 forwarding_.load() ? "forwarding" : "ready, forwarding stopped",
+                                 worker_lcores_.size(), config_path_, generation_.load());
+                    if (opts_.interactive) {
+                        console_open_ = console_.open(
+                            [this](const std::string& line) { return handle_line(line); }, err);
+                        if (!console_open_) spdlog::error("{}", err);
+                        err.clear();
+                    }
+                    control_loop();
+                }
+                shutdown_and_report(true);
+                rc = 0;
+            } else {
+                shutdown_and_report(false);
+                ports_up = false;
             }
-            // One rx queue per port, spread over the workers.
-            for (size_t i = 0; i < bindings_.size(); ++i)
-                worker_cfgs_[i % worker_cfgs_.size()]->rx.push_back({bindings_[i].port_id, 0});
-            for (size_t w = 0; w < worker_lcores_.size(); ++w)
-                rte_eal_remote_launch(dp::worker_main, worker_cfgs_[w].get(), worker_lcores_[w]);
-            spdlog::info("forwarding with {} worker lcore(s); configuration {} (generation {})",
-                         worker_lcores_.size(), opts_.config_path, generation_);
-            control_loop();
-            shutdown_and_report();
-            rc = 0;
         }
     }
     if (!err.empty()) spdlog::error("{}", err);
     if (rc != 0) {
+        telemetry_detach();
         stop_.store(true);
         rte_eal_mp_wait_lcore();
+        if (ports_up)
+            for (const auto& b : bindings_) dp::stop_port(b.port_id);
     }
     slot_.shutdown();
     export_ring_.shutdown();

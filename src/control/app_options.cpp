@@ -50,11 +50,21 @@ std::string usage(const std::string& prog) {
            "                      Linux's ip ioam monitor)\n"
            "  --export-ring-size N  records the export ring holds (default 8192); when it\n"
            "                      is full records are dropped and counted, workers never wait\n"
+           "  -i, --interactive   operator console on stdin (librte_cmdline: line editing,\n"
+           "                      history, TAB completion; type help); end of input or\n"
+           "                      quit stops the appliance\n"
+           "  --cmdline-file FILE run FILE's command lines before forwarding starts; the\n"
+           "                      first refused line stops the start with FILE:LINE and\n"
+           "                      exit code 1, before any packet is received\n"
+           "  --control-socket PATH  take command lines on a Unix stream socket (mode\n"
+           "                      0600); each reply ends with a line \".\" (scripts/ioamctl)\n"
+           "  --stats-interval S  log a one-line rate summary every S seconds (1..3600)\n"
            "  -h, --help          this text\n"
            "\n"
            "Signals: SIGINT/SIGTERM stop cleanly and print the summary; SIGHUP reloads\n"
-           "the configuration file (refused as a whole if invalid; the running\n"
-           "configuration stays in force).\n"
+           "the configuration file (--config, or the last one a reload FILE command\n"
+           "loaded; refused as a whole if invalid, the running configuration then\n"
+           "stays in force).\n"
            "\n"
            "Example (replay a capture through the seed's Porthos transit node):\n"
            "  " + prog + " -l 0-1 --no-huge -m 512 --no-shconf --no-pci \\\n"
@@ -107,6 +117,28 @@ std::optional<AppOptions> parse_app_options(const std::vector<std::string>& args
                 err = "--export-ring-size: '" + v + "' is not a number from 16 to 16777216";
                 return std::nullopt;
             }
+        } else if (a == "-i" || a == "--interactive") {
+            o.interactive = true;
+        } else if (a == "--cmdline-file") {
+            if (!value(o.cmdline_file)) return std::nullopt;
+            if (o.cmdline_file.empty()) {
+                err = "--cmdline-file needs a file name";
+                return std::nullopt;
+            }
+        } else if (a == "--control-socket") {
+            if (!value(o.control_socket)) return std::nullopt;
+            if (o.control_socket.empty()) {
+                err = "--control-socket needs a path";
+                return std::nullopt;
+            }
+        } else if (a == "--stats-interval") {
+            std::string v;
+            if (!value(v)) return std::nullopt;
+            if (!parse_u32(v, o.stats_interval_s) || o.stats_interval_s < 1 ||
+                o.stats_interval_s > 3600) {
+                err = "--stats-interval: '" + v + "' is not a number of seconds from 1 to 3600";
+                return std::nullopt;
+            }
         } else if (a == "--idle-exit") {
             std::string v;
             uint32_t ms;
@@ -123,6 +155,11 @@ std::optional<AppOptions> parse_app_options(const std::vector<std::string>& args
     }
     if (o.trace_export_transit && o.trace_export.empty()) {
         err = "--trace-export-transit needs --trace-export";
+        return std::nullopt;
+    }
+    if (o.interactive && o.trace_export == "-") {
+        err = "--trace-export - writes to stdout, which the -i console uses; export to a file "
+              "or unix:PATH";
         return std::nullopt;
     }
     if (!o.help && o.config_path.empty()) {

@@ -17,6 +17,10 @@ struct AppOptions {
     std::string trace_export;         // "", "-", "unix:PATH" or a file
     bool trace_export_transit = false;
     uint32_t export_ring_size = 8192;
+    bool interactive = false;          // -i: librte_cmdline console on stdin
+    std::string cmdline_file;          // commands run before forwarding starts
+    std::string control_socket;        // Unix socket taking command lines
+    uint32_t stats_interval_s = 0;     // 0: no periodic stats line
     bool help = false;
 };
 
