@@ -26,14 +26,19 @@ Drop locate_inner(const rte_mbuf* m, uint32_t l3_len, uint32_t& inner_off) {
     for (int k = 0; k < kMaxOuterExtHeaders &&
                     (nh == wire::kProtoHopByHop || nh == wire::kProtoDestOpts);
          ++k) {
-        if (off + 8 > l3_len || off + 8 > contiguous) return Drop::DecapBadInner;
+        // Past the packet is malformed; past the first segment is only how
+        // the packet was received, and counted as such.
+        if (off + 8 > l3_len) return Drop::DecapBadInner;
+        if (off + 8 > contiguous) return Drop::HeadersNotContiguous;
         const uint32_t len = (uint32_t(ip[off + 1]) + 1) * 8;
-        if (off + len > l3_len || off + len > contiguous) return Drop::DecapBadInner;
+        if (off + len > l3_len) return Drop::DecapBadInner;
+        if (off + len > contiguous) return Drop::HeadersNotContiguous;
         nh = ip[off];
         off += len;
     }
     if (nh != wire::kProtoIpv6) return Drop::LocalDelivery;
-    if (off + kIp6 > l3_len || off + kIp6 > contiguous) return Drop::DecapBadInner;
+    if (off + kIp6 > l3_len) return Drop::DecapBadInner;
+    if (off + kIp6 > contiguous) return Drop::HeadersNotContiguous;
     if ((ip[off] >> 4) != 6) return Drop::DecapBadInner;
     inner_off = off;
     return Drop::kCount;
