@@ -1,0 +1,34 @@
+#pragma once
+// The packet path of one role (transit, encap, decap) on arbitrary bytes, in
+// real mbufs on a real EAL (tests/dp/dp_env.hpp). Each input is one Ethernet
+// frame. It is received on both ports, in four layouts per port, as one burst:
+//   1. one segment, default headroom;
+//   2. one segment, no headroom (insertion must shift into the tailroom);
+//   3. one segment at the very end of its buffer (no tailroom, all headroom);
+//   4. a chain of two segments split at an octet chosen by the input's last
+//      two octets (either segment may be empty).
+// After each burst (process + flush), it checks:
+//   - every mbuf is back in the pool (rte_mempool_in_use_count == 0);
+//   - every transmitted mbuf is a sane chain (rte_mbuf_check, pkt_len);
+//   - every transmitted frame is a whole IPv6 packet that the appliance's own
+//     parser accepts, with the egress port's MAC as source and a length that
+//     matches its payload length;
+//   - no IOAM leaves by an edge port, and none that arrived by an edge port
+//     with policy strip or drop gets through (RFC 9486 §6);
+//   - every exported trace record formats as JSON.
+// A failed check prints the input and the frame and aborts, so libFuzzer
+// keeps the input as a crash.
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ioamfwd::fuzz {
+
+/// Called from LLVMFuzzerInitialize: EAL, ports and the role's snapshot.
+/// Exits the process when the environment cannot be built.
+void packet_init(const char* role, const char* yaml);
+
+/// Called from LLVMFuzzerTestOneInput.
+void packet_one_input(const uint8_t* data, size_t size);
+
+}  // namespace ioamfwd::fuzz
