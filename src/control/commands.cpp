@@ -309,17 +309,6 @@ RouteConfig* find_route(Config& cfg, const Ipv6Prefix& p) {
     return nullptr;
 }
 
-const char* mode_name(EncapConfig::Mode m) {
-    switch (m) {
-    case EncapConfig::Mode::Inline:
-        return "inline";
-    case EncapConfig::Mode::Encap:
-        return "encap";
-    case EncapConfig::Mode::Auto:
-        return "auto";
-    }
-    return "inline";
-}
 
 // --- committing --------------------------------------------------------------------
 
@@ -681,7 +670,7 @@ std::string route_text(const RouteConfig& r) {
     if (r.encap) {
         const EncapConfig& e = *r.encap;
         s += " encap ioam6 freq " + std::to_string(e.freq_k) + "/" + std::to_string(e.freq_n);
-        s += std::string(" mode ") + mode_name(e.mode);
+        s += std::string(" mode ") + encap_mode_name(e.mode);
         if (e.tunsrc) s += " tunsrc " + e.tunsrc->to_string();
         if (e.tundst) s += " tundst " + e.tundst->to_string();
         s += " trace prealloc type " + hex_text(e.trace_type, 6) + " ns " +

@@ -14,6 +14,15 @@ ConfigError::ConfigError(std::string file, Mark mark, std::string reason)
       mark_(mark),
       reason_(std::move(reason)) {}
 
+const char* encap_mode_name(EncapConfig::Mode mode) {
+    switch (mode) {
+        case EncapConfig::Mode::Inline: return "inline";
+        case EncapConfig::Mode::Encap: return "encap";
+        case EncapConfig::Mode::Auto: return "auto";
+    }
+    return "inline";
+}
+
 const PortConfig* Config::find_port(const std::string& name) const {
     for (const auto& p : ports)
         if (p.name == name) return &p;

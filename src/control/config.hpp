@@ -87,6 +87,9 @@ struct EncapConfig {
     Mark mark;
 };
 
+/// "inline", "encap" or "auto": the YAML and ip-route spelling of a mode.
+const char* encap_mode_name(EncapConfig::Mode mode);
+
 struct RouteConfig {
     Ipv6Prefix prefix;  // no host bits set
     std::string port;   // a ports[].name

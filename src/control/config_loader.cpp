@@ -153,22 +153,11 @@ std::string hex24(uint32_t value) {
     return buf;
 }
 
-const char* mode_name(EncapConfig::Mode mode) {
-    switch (mode) {
-    case EncapConfig::Mode::Inline:
-        return "inline";
-    case EncapConfig::Mode::Encap:
-        return "encap";
-    case EncapConfig::Mode::Auto:
-        return "auto";
-    }
-    return "?";
-}
 
 EncapConfig::Mode read_encap_mode(const Field& field) {
     std::string text = yaml::read_string(field);
     for (auto mode : {EncapConfig::Mode::Inline, EncapConfig::Mode::Encap, EncapConfig::Mode::Auto})
-        if (text == mode_name(mode)) return mode;
+        if (text == encap_mode_name(mode)) return mode;
     field.fail(yaml::quote(text) + " is not an encap mode; expected inline, encap or auto");
 }
 
@@ -525,7 +514,7 @@ EncapConfig Loader::read_encap(const Field& field) {
     auto mode = map.optional("mode");
     if (mode) encap.mode = read_encap_mode(*mode);
     const std::string with_mode =
-        std::string("with mode ") + mode_name(encap.mode) + (mode ? "" : " (the default)");
+        std::string("with mode ") + encap_mode_name(encap.mode) + (mode ? "" : " (the default)");
     auto tundst = map.optional("tundst");
     auto tunsrc = map.optional("tunsrc");
     if (encap.mode == EncapConfig::Mode::Inline) {

@@ -49,17 +49,6 @@ bool printable_ascii(const std::vector<uint8_t>& bytes) {
     return true;
 }
 
-const char* mode_name(EncapConfig::Mode m) {
-    switch (m) {
-    case EncapConfig::Mode::Inline:
-        return "inline";
-    case EncapConfig::Mode::Encap:
-        return "encap";
-    case EncapConfig::Mode::Auto:
-        return "auto";
-    }
-    return "inline";
-}
 
 const char* policy_name(PortConfig::EdgePolicy p) {
     switch (p) {
@@ -102,7 +91,7 @@ void write_route(std::string& y, const RouteConfig& r) {
     if (!r.encap) return;
     const EncapConfig& e = *r.encap;
     y += "    encap:\n";
-    y += std::string("      mode: ") + mode_name(e.mode) + "\n";
+    y += std::string("      mode: ") + encap_mode_name(e.mode) + "\n";
     if (e.tundst) y += "      tundst: " + str(e.tundst->to_string()) + "\n";
     if (e.tunsrc) y += "      tunsrc: " + str(e.tunsrc->to_string()) + "\n";
     y += "      freq: " + std::to_string(e.freq_k) + "/" + std::to_string(e.freq_n) + "\n";

@@ -136,17 +136,6 @@ int tel_namespaces(const char*, const char* params, rte_tel_data* d) {
     return 0;
 }
 
-const char* mode_name(EncapConfig::Mode m) {
-    switch (m) {
-    case EncapConfig::Mode::Inline:
-        return "inline";
-    case EncapConfig::Mode::Encap:
-        return "encap";
-    case EncapConfig::Mode::Auto:
-        return "auto";
-    }
-    return "inline";
-}
 
 int tel_routes(const char*, const char* params, rte_tel_data* d) {
     const long offset = page_offset(params);
@@ -181,7 +170,7 @@ int tel_routes(const char*, const char* params, rte_tel_data* d) {
             rte_tel_data_add_dict_string(c, "via", row.route->via->to_string().c_str());
         if (row.route && row.route->encap) {
             const EncapConfig& e = *row.route->encap;
-            rte_tel_data_add_dict_string(c, "encap_mode", mode_name(e.mode));
+            rte_tel_data_add_dict_string(c, "encap_mode", encap_mode_name(e.mode));
             if (e.tundst) rte_tel_data_add_dict_string(c, "tundst", e.tundst->to_string().c_str());
             if (e.tunsrc) rte_tel_data_add_dict_string(c, "tunsrc", e.tunsrc->to_string().c_str());
             const std::string freq = std::to_string(e.freq_k) + "/" + std::to_string(e.freq_n);
