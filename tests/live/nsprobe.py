@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""Scapy traffic run *inside* a host's network namespace by the live tests
+(``ip netns exec <ns> /usr/bin/python3 nsprobe.py COMMAND ...``).  Each
+command prints one JSON object as its last line of output.
+
+  flood IFACE SRC_MAC DST_MAC SRC DST_PREFIX COUNT
+      COUNT echo requests (L2, to DST_MAC, so no ND is involved) to
+      COUNT different addresses of DST_PREFIX, as fast as Scapy sends;
+      sniffs the ICMPv6 errors that come back.  Reports the send window and
+      every error's type, code, source and arrival time.
+  udp-send IFACE SRC_MAC DST_MAC SRC DST FLOWS PER_FLOW
+      FLOWS UDP flows (source ports 20000+i) of PER_FLOW datagrams each,
+      interleaved; each payload is "flow seq" (sequence number per flow).
+  udp-recv IFACE PORT_LO PORT_HI SECONDS EXPECTED
+      Receives UDP on an AF_INET6 socket per destination port... (see below)
+"""
+
+import json
+import socket
+import sys
+import time
+
+
+def flood(iface, src_mac, dst_mac, src, dst_prefix, count):
+    from scapy.all import AsyncSniffer, Ether, IPv6, ICMPv6EchoRequest, sendp
+    from scapy.layers.inet6 import (ICMPv6DestUnreach, ICMPv6PacketTooBig,
+                                    ICMPv6TimeExceeded)
+    count = int(count)
+    base = dst_prefix.split("/")[0].rstrip(":")
+    frames = [Ether(src=src_mac, dst=dst_mac)
+              / IPv6(src=src, dst=f"{base}::{i + 1:x}", hlim=64)
+              / ICMPv6EchoRequest(id=0x4C56, seq=i, data=b"flood" * 4)
+              for i in range(count)]
+    raw = [bytes(f) for f in frames]
+    sniffer = AsyncSniffer(
+        iface=iface, store=True,
+        lfilter=lambda p: p.haslayer(ICMPv6DestUnreach)
+        or p.haslayer(ICMPv6TimeExceeded) or p.haslayer(ICMPv6PacketTooBig))
+    sniffer.start()
+    time.sleep(0.5)                      # let the sniffer socket open
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    t0 = time.time()
+    for f in raw:
+        while True:
+            try:
+                s.send(f)
+                break
+            except OSError:              # ENOBUFS: the veth queue is full
+                time.sleep(0.0005)
+    t1 = time.time()
+    s.close()
+    # Wait until no error has arrived for 1 s (at most 10 s).
+    last_n, quiet_since = -1, time.time()
+    while time.time() - t1 < 10:
+        n = len(sniffer.results or [])
+        if n != last_n:
+            last_n, quiet_since = n, time.time()
+        elif time.time() - quiet_since > 1.0:
+            break
+        time.sleep(0.1)
+    pkts = sniffer.stop() or []
+    errors = []
+    for p in pkts:
+        ip = p[IPv6]
+        icmp = ip.payload
+        errors.append({"type": icmp.type, "code": icmp.code, "src": ip.src,
+                       "dst": ip.dst, "time": float(p.time)})
+    return {"sent": count, "t_send_start": t0, "t_send_end": t1,
+            "errors": errors}
+
+
+def udp_send(iface, src_mac, dst_mac, src, dst, flows, per_flow):
+    from scapy.all import Ether, IPv6, UDP
+    flows, per_flow = int(flows), int(per_flow)
+    frames = []
+    for seq in range(per_flow):
+        for fl in range(flows):
+            frames.append(bytes(
+                Ether(src=src_mac, dst=dst_mac) / IPv6(src=src, dst=dst)
+                / UDP(sport=20000 + fl, dport=30000 + fl)
+                / f"{fl} {seq} ".encode().ljust(64, b".")))
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    t0 = time.time()
+    for i, f in enumerate(frames):
+        while True:
+            try:
+                s.send(f)
+                break
+            except OSError:
+                time.sleep(0.0005)
+        if i % 64 == 63:
+            time.sleep(0.002)            # stay under the af_packet ring size
+    t1 = time.time()
+    s.close()
+    return {"sent": len(frames), "t_send_start": t0, "t_send_end": t1}
+
+
+def udp_recv(iface, flows, seconds, expected):
+    """Read every UDP datagram arriving on IFACE (AF_PACKET, so no socket per
+    port is needed) for up to SECONDS, or until EXPECTED have arrived; report
+    per flow the sequence numbers in arrival order."""
+    flows, seconds, expected = int(flows), float(seconds), int(expected)
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x86DD))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 23)
+    s.bind((iface, 0x86DD))
+    print("ready", flush=True)
+    seqs = {str(f): [] for f in range(flows)}
+    got, bad = 0, 0
+    deadline = time.time() + seconds
+    s.settimeout(0.2)
+    while got < expected and time.time() < deadline:
+        try:
+            data, addr = s.recvfrom(65535)
+        except socket.timeout:
+            continue
+        if addr[2] == socket.PACKET_OUTGOING:
+            continue
+        ip = data[14:]
+        if len(ip) < 48 or ip[6] != 17:
+            continue
+        dport = int.from_bytes(ip[42:44], "big")
+        if not 30000 <= dport < 30000 + flows:
+            continue
+        words = ip[48:].split(b" ")
+        try:
+            fl, seq = int(words[0]), int(words[1])
+        except (ValueError, IndexError):
+            bad += 1
+            continue
+        if fl != dport - 30000:
+            bad += 1
+            continue
+        seqs[str(fl)].append(seq)
+        got += 1
+    return {"received": got, "bad": bad, "seqs": seqs}
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "flood":
+        out = flood(*args)
+    elif cmd == "udp-send":
+        out = udp_send(*args)
+    elif cmd == "udp-recv":
+        out = udp_recv(*args)
+    else:
+        raise SystemExit(f"unknown command {cmd}")
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
