@@ -94,7 +94,7 @@ def probe() -> Optional[str]:
 
 def _probe() -> Optional[str]:
     if os.geteuid() != 0:
-        return "needs root (network namespaces, veth, af_packet)"
+        return "not root (network namespaces, veth and af_packet need root)"
     for tool in ("ip", "sysctl", "ethtool", "ping"):
         if shutil.which(tool) is None:
             return (f"'{tool}' not found (scripts/setup.sh installs iproute2, "

@@ -11,8 +11,10 @@ command prints one JSON object as its last line of output.
   udp-send IFACE SRC_MAC DST_MAC SRC DST FLOWS PER_FLOW
       FLOWS UDP flows (source ports 20000+i) of PER_FLOW datagrams each,
       interleaved; each payload is "flow seq" (sequence number per flow).
-  udp-recv IFACE PORT_LO PORT_HI SECONDS EXPECTED
-      Receives UDP on an AF_INET6 socket per destination port... (see below)
+  udp-recv IFACE FLOWS SECONDS EXPECTED
+      Reads the UDP datagrams of those flows arriving on IFACE (AF_PACKET)
+      until EXPECTED arrived or SECONDS passed; prints "ready" once
+      listening, then per flow the sequence numbers in arrival order.
 """
 
 import json
