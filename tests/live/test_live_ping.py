@@ -5,8 +5,14 @@
 Both hosts route by default via the appliance.  ``neighbours`` chooses how
 the appliance and the hosts learn each other's MACs: ``static`` (the
 appliance's ``neighbors:`` and permanent entries on the hosts) or
-``discovered`` (Neighbor Discovery both ways).
+``discovered`` (Neighbor Discovery both ways).  Also: a TCP transfer (real
+checksums, full-size segments) and a SIGHUP reload adding a route while
+pings run.
 """
+
+import signal
+import subprocess
+import time
 
 import pytest
 
@@ -51,3 +57,91 @@ def test_ping_appliance_addresses(lab):
         assert "ttl=64" in res.out, (
             "an echo reply leaves the appliance with hop limit 64\n" + res.out)
     assert stats["icmp"]["icmp_echo_reply"] >= 9, stats["icmp"]
+
+
+# A TCP server (in h2) that reads until EOF and answers with the length and
+# SHA-256 of what it got; the client (in h1) sends random octets and checks.
+TCP_SERVER = r"""
+import hashlib, socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::", 5001)); s.listen(1); s.settimeout(60)
+print("ready", flush=True)
+c, _ = s.accept(); c.settimeout(60)
+h, n = hashlib.sha256(), 0
+while True:
+    b = c.recv(65536)
+    if not b:
+        break
+    h.update(b); n += len(b)
+c.sendall(f"{n} {h.hexdigest()}".encode()); c.close()
+"""
+
+TCP_CLIENT = r"""
+import hashlib, os, socket, sys
+data = os.urandom(int(sys.argv[2]))
+c = socket.create_connection((sys.argv[1], 5001), timeout=60)
+c.sendall(data); c.shutdown(socket.SHUT_WR)
+reply = b""
+while True:
+    b = c.recv(4096)
+    if not b:
+        break
+    reply += b
+print(f"{len(data)} {hashlib.sha256(data).hexdigest()}")
+print(reply.decode())
+"""
+
+
+def test_tcp_transfer(lab):
+    """2 MB over TCP from h1 to h2 arrive intact: full-size segments one
+    way, ACKs the other, real checksums (the hosts compute them: tx offload
+    is off on their veths)."""
+    net = livenet.two_hosts(lab)
+    server = subprocess.Popen(net.h2.exec_argv([livenet.PY, "-c", TCP_SERVER]),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    lab.procs.append(server)
+    assert server.stdout.readline().strip() == "ready", server.stderr.read()
+    client = net.h1.run([livenet.PY, "-c", TCP_CLIENT, H2, str(2 << 20)],
+                        check=False, timeout=120)
+    out, err = server.communicate(timeout=60)
+    stats = net.app.stop()
+    assert client.returncode == 0 and server.returncode == 0, (
+        f"client: {client.stdout}{client.stderr}\nserver: {out}{err}")
+    sent, received = client.stdout.split("\n")[:2]
+    assert sent == received, f"sent {sent}, h2 received {received}"
+    assert stats["ports"]["eth1"]["tx"] > (2 << 20) // 1500, stats["ports"]
+    drops = livenet.nonzero(stats, "drops")
+    assert set(drops) <= EXPECTED_DROPS, f"unexpected drops {drops}"
+
+
+def test_sighup_reload_adds_a_route(lab):
+    """h2 also owns db05::1, which the appliance first has no route to (No
+    route); a new configuration file with the route, a SIGHUP, and pings to
+    db05::1 get through, while pings to h2 keep working throughout."""
+    net = livenet.two_hosts(lab)
+    net.h2.ip("addr", "add", "db05::1/64", "dev", "eth0", "nodad")
+    before = net.h1.ping("db05::1", count=1, wait=3)
+    assert before.received == 0 and any(
+        "Destination unreachable: No route" in e for e in before.errors), \
+        before.describe()
+    net.app.conf.write_text(livenet.router_config(
+        True, extra="routes:\n  - {prefix: db05::/64, via: db02::1, port: eth1}\n"))
+    # Pings to h2 run across the reload: none may be lost to it.
+    steady = subprocess.Popen(net.h1.exec_argv(
+        ["ping", "-6", "-n", "-c", "20", "-i", "0.1", "-W", "5", H2]),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lab.procs.append(steady)
+    time.sleep(0.5)
+    net.app.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while "configuration reloaded" not in net.app.log():
+        assert time.monotonic() < deadline, net.app.describe()
+        time.sleep(0.05)
+    after = net.h1.ping_until("db05::1", count=3, interval=0.2)
+    steady_out = steady.communicate(timeout=60)[0]
+    net.app.stop()
+    assert "reload refused" not in net.app.log(), net.app.describe()
+    assert after.received == 3, f"{after.describe()}\n{net.app.describe()}"
+    assert "20 packets transmitted, 20 received" in steady_out, steady_out
