@@ -3,9 +3,10 @@
 (``ip netns exec <ns> /usr/bin/python3 nsprobe.py COMMAND ...``).  Each
 command prints one JSON object as its last line of output.
 
-  flood IFACE SRC_MAC DST_MAC SRC DST_PREFIX COUNT
+  flood IFACE SRC_MAC DST_MAC SRC DST_PREFIX COUNT SECONDS
       COUNT echo requests (L2, to DST_MAC, so no ND is involved) to
-      COUNT different addresses of DST_PREFIX, as fast as Scapy sends;
+      COUNT different addresses of DST_PREFIX, spread evenly over SECONDS
+      (0: as fast as the socket takes them);
       sniffs the ICMPv6 errors that come back.  Reports the send window and
       every error's type, code, source and arrival time.
   udp-send IFACE SRC_MAC DST_MAC SRC DST FLOWS PER_FLOW
@@ -23,11 +24,11 @@ import sys
 import time
 
 
-def flood(iface, src_mac, dst_mac, src, dst_prefix, count):
+def flood(iface, src_mac, dst_mac, src, dst_prefix, count, seconds):
     from scapy.all import AsyncSniffer, Ether, IPv6, ICMPv6EchoRequest, sendp
     from scapy.layers.inet6 import (ICMPv6DestUnreach, ICMPv6PacketTooBig,
                                     ICMPv6TimeExceeded)
-    count = int(count)
+    count, seconds = int(count), float(seconds)
     base = dst_prefix.split("/")[0].rstrip(":")
     frames = [Ether(src=src_mac, dst=dst_mac)
               / IPv6(src=src, dst=f"{base}::{i + 1:x}", hlim=64)
@@ -43,7 +44,10 @@ def flood(iface, src_mac, dst_mac, src, dst_prefix, count):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((iface, 0))
     t0 = time.time()
-    for f in raw:
+    for i, f in enumerate(raw):
+        wait = t0 + seconds * i / count - time.time()
+        if wait > 0:
+            time.sleep(wait)
         while True:
             try:
                 s.send(f)

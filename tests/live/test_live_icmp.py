@@ -91,18 +91,21 @@ def test_packet_too_big(net):
     assert fits.received == 2, fits.describe()
 
 
-RATE, BURST, FLOOD = 20, 10, 500
+RATE, BURST, FLOOD, SPREAD = 20, 10, 500, 1.5
 
 
-def test_rate_limit_under_flood(lab):
-    """500 echo requests to unroutable addresses as fast as Scapy sends
-    them; with icmp {rate: 20, burst: 10} h1 receives at least the burst and
-    at most burst + rate * (time of the last error - first send) + 2 errors,
-    and the appliance counts every other one as rate limited."""
+@pytest.mark.parametrize("spread", [0.0, SPREAD], ids=["burst", "spread"])
+def test_rate_limit_under_flood(lab, spread):
+    """500 echo requests to unroutable addresses, all at once (``burst``) or
+    spread over 1.5 s (``spread``), with icmp {rate: 20, burst: 10}: h1
+    receives at least the burst and at most burst + rate * (time of the last
+    error - first send) + 2 errors; spread out, the bucket visibly refills
+    (at least burst + rate * window / 2); the appliance counts every other
+    unroutable packet as rate limited."""
     net = livenet.two_hosts(lab, static_neighbors=True, icmp=(RATE, BURST))
     time.sleep(BURST / RATE + 0.2)           # a full bucket
     out = net.h1.python(NSPROBE, "flood", "eth0", H1_MAC, RTR_ETH0_MAC, H1,
-                        "db09::/64", str(FLOOD), timeout=180)
+                        "db09::/64", str(FLOOD), str(spread), timeout=180)
     stats = net.app.stop()
     errors = out["errors"]
     kinds = {(e["type"], e["code"], e["src"]) for e in errors}
@@ -111,14 +114,18 @@ def test_rate_limit_under_flood(lab):
     n = len(errors)
     last = max((e["time"] for e in errors), default=out["t_send_start"])
     window = max(0.0, last - out["t_send_start"])
-    bound = BURST + RATE * window + 2
+    send_window = out["t_send_end"] - out["t_send_start"]
+    upper = BURST + RATE * window + 2
     icmp, drops = stats["icmp"], stats["drops"]
     detail = (f"{n} errors for {FLOOD} packets; send window "
-              f"{out['t_send_end'] - out['t_send_start']:.3f} s, last error "
-              f"after {window:.3f} s; icmp {livenet.nonzero(stats, 'icmp')}, "
-              f"drops {livenet.nonzero(stats, 'drops')}")
+              f"{send_window:.3f} s, last error after {window:.3f} s; icmp "
+              f"{livenet.nonzero(stats, 'icmp')}, drops "
+              f"{livenet.nonzero(stats, 'drops')}")
     assert n >= BURST, detail
-    assert n <= bound, f"more than {bound:.1f} errors: {detail}"
+    assert n <= upper, f"more than {upper:.1f} errors: {detail}"
+    if spread:
+        lower = BURST + RATE * send_window / 2
+        assert n >= lower, f"fewer than {lower:.1f} errors: {detail}"
     # Every unroutable packet the appliance saw was answered or limited,
     # and every answer it sent reached h1.
     assert drops["no_route"] == icmp["icmp_unreachable"] + icmp["icmp_rate_limited"], detail
