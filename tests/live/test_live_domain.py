@@ -37,6 +37,8 @@ PORTHOS_MACS = ("02:00:00:00:02:00", "02:00:00:00:02:01")
 ARAMIS_MACS = ("02:00:00:00:03:00", "02:00:00:00:03:01")
 TRACE_TYPE, TRACE_SIZE = 0xC00000, 24
 PINGS = 5
+TUNNEL_OVERHEAD = 40 + 40       # outer IPv6 + Hop-by-Hop with 24 octets of trace
+MTU_INSIDE = 1500 - TUNNEL_OVERHEAD
 
 # What each node writes for bits 0 and 1 (seed 002), in path order, for a
 # packet that left alpha with hop limit 64.
@@ -79,6 +81,9 @@ def probe_linux_ioam():
 class DomainRun:
     there: livenet.PingResult       # alpha -> beta
     back: livenet.PingResult        # beta -> alpha
+    too_big: livenet.PingResult     # alpha -> beta, 1500 octets
+    learned: str                    # alpha's ip -6 route get db03::2 then
+    fits: livenet.PingResult        # alpha -> beta, 1420 octets
     athos: dict                     # stats
     aramis: dict
     export: list
@@ -146,10 +151,18 @@ def build_and_run(lab: livenet.Lab, static: bool) -> DomainRun:
 
     there = alpha.ping_until(BETA, count=PINGS, interval=0.2, wait=10)
     back = beta.ping_until(ALPHA, count=PINGS, interval=0.2, wait=10)
+    # A 1500-octet packet has no room for the tunnel (80 octets: outer
+    # header 40, Hop-by-Hop 40): Athos answers Packet Too Big with 1420,
+    # alpha learns it, and packets of 1420 octets then cross the domain.
+    alpha.ip("-6", "route", "flush", "cache")
+    too_big = alpha.ping(BETA, count=1, size=1452, pmtudisc="do", wait=5)
+    learned = alpha.ip("-6", "route", "get", BETA).stdout
+    fits = alpha.ping_until(BETA, count=2, size=MTU_INSIDE - 48,
+                            pmtudisc="do", wait=10)
     athos_stats = athos_app.stop()
     aramis_stats = aramis_app.stop()
-    return DomainRun(there, back, athos_stats, aramis_stats,
-                     aramis_app.export(), athos_app, aramis_app)
+    return DomainRun(there, back, too_big, learned, fits, athos_stats,
+                     aramis_stats, aramis_app.export(), athos_app, aramis_app)
 
 
 @pytest.fixture(scope="module", params=["static"])
@@ -171,12 +184,27 @@ def test_pings_cross_the_domain_both_ways(domain):
     assert re.search(r"ttl=62 ", domain.back.out), domain.back.out
 
 
+def test_tunnel_overhead_packet_too_big(domain):
+    """Athos's MTU policy seen from a real host: Packet Too Big with the
+    egress MTU minus the tunnel's 80 octets, learned by alpha's kernel, and
+    then full 1420-octet packets cross all three nodes."""
+    res = domain.too_big
+    assert res.received == 0 and any(
+        e.startswith("From db01::2 ") and f"Packet too big: mtu={MTU_INSIDE}" in e
+        for e in res.errors), f"{res.describe()}\n{domain.describe()}"
+    assert re.search(rf"\bmtu {MTU_INSIDE}\b", domain.learned), domain.learned
+    assert domain.fits.received == domain.fits.transmitted == 2, (
+        f"{domain.fits.describe()}\n{domain.describe()}")
+    assert domain.athos["drops"]["ioam_mtu_exceeded"] >= 1, domain.athos["drops"]
+
+
 def test_aramis_exports_all_three_nodes(domain):
     """One "decap" record per packet alpha sent towards beta (its echo
-    requests and its echo replies), each with Athos's, Linux Porthos's and
+    requests, its echo replies and the full-size echo requests), each with Athos's, Linux Porthos's and
     Aramis's node data in path order, hop limits descending."""
     recs = domain.export
-    want = domain.there.received + domain.back.received
+    want = (domain.there.received + domain.back.received
+            + domain.fits.received)
     inserted = domain.athos.get("ioam", {}).get("ioam_inserted")
     assert len(recs) >= want and len(recs) == inserted, (
         f"{len(recs)} records, {want} packets alpha -> beta answered/sent, "
@@ -200,8 +228,8 @@ def test_aramis_exports_all_three_nodes(domain):
 
 def test_appliances_counted_the_tunnel(domain):
     """Athos encapsulated what Aramis decapsulated and exported; neither
-    dropped anything but link-local multicast, no mbuf left behind (checked
-    at stop)."""
+    dropped anything but link-local multicast (and Athos the packet too big
+    for the tunnel), no mbuf left behind (checked at stop)."""
     a_ioam, r_ioam = domain.athos["ioam"], domain.aramis["ioam"]
     assert a_ioam["ioam_inserted"] == r_ioam["decapsulated"] == \
         r_ioam["ioam_exported"], (a_ioam, r_ioam)
@@ -209,4 +237,5 @@ def test_appliances_counted_the_tunnel(domain):
                                        "lost": 0}, domain.aramis["export"]
     for name, st in (("athos", domain.athos), ("aramis", domain.aramis)):
         drops = livenet.nonzero(st, "drops")
-        assert set(drops) <= {"multicast"}, f"{name} drops {drops}"
+        allowed = {"multicast"} | ({"ioam_mtu_exceeded"} if name == "athos" else set())
+        assert set(drops) <= allowed, f"{name} drops {drops}"
