@@ -605,8 +605,14 @@ class TwoHosts:
     app: Appliance
 
 
-def two_hosts(lab: Lab, static_neighbors: bool = True, **config_kw) -> TwoHosts:
-    """h1 -- ioamfwd -- h2, ioamfwd started (config: router_config())."""
+def two_hosts(lab: Lab, static_neighbors: bool = True,
+              host_neighbors: Optional[bool] = None, **config_kw) -> TwoHosts:
+    """h1 -- ioamfwd -- h2, ioamfwd started (config: router_config()).
+    ``static_neighbors``: the appliance's neighbors: entries for h1 and h2;
+    ``host_neighbors`` (default: the same): permanent entries for the
+    appliance on the hosts.  Without them, Neighbor Discovery resolves."""
+    if host_neighbors is None:
+        host_neighbors = static_neighbors
     vdev_args = config_kw.pop("vdev_args", "")
     lcores = config_kw.pop("lcores", None)
     extra_args = config_kw.pop("extra_args", ())
@@ -617,8 +623,8 @@ def two_hosts(lab: Lab, static_neighbors: bool = True, **config_kw) -> TwoHosts:
     lab.link(rtr, "p1", h2, "eth0", b_mac=H2_MAC)
     for p in ("p0", "p1"):
         lab.appliance_port(rtr, p)
-    nb1 = [(RTR_ETH0, RTR_ETH0_MAC)] if static_neighbors else []
-    nb2 = [(RTR_ETH1, RTR_ETH1_MAC)] if static_neighbors else []
+    nb1 = [(RTR_ETH0, RTR_ETH0_MAC)] if host_neighbors else []
+    nb2 = [(RTR_ETH1, RTR_ETH1_MAC)] if host_neighbors else []
     lab.host_iface(h1, "eth0", f"{H1}/64", RTR_ETH0, nb1)
     lab.host_iface(h2, "eth0", f"{H2}/64", RTR_ETH1, nb2)
     app = lab.appliance(rtr, "rtr", router_config(static_neighbors, **config_kw),

@@ -4,12 +4,15 @@
 
 Both hosts route by default via the appliance.  ``neighbours`` chooses how
 the appliance and the hosts learn each other's MACs: ``static`` (the
-appliance's ``neighbors:`` and permanent entries on the hosts) or
-``discovered`` (Neighbor Discovery both ways).  Also: a TCP transfer (real
+appliance's ``neighbors:`` and permanent entries on the hosts),
+``hosts-discover`` (the hosts resolve the appliance with Neighbor
+Discovery, the appliance has static entries for them) or ``discovered``
+(Neighbor Discovery both ways).  Also: a TCP transfer (real
 checksums, full-size segments) and a SIGHUP reload adding a route while
 pings run.
 """
 
+import re
 import signal
 import subprocess
 import time
@@ -24,9 +27,17 @@ from livenet import H1, H2, RTR_ETH0, RTR_ETH1
 EXPECTED_DROPS = {"multicast"}
 
 
-@pytest.mark.parametrize("neighbours", ["static"])
+NEIGHBOUR_MODES = {            # (appliance static, hosts static)
+    "static": (True, True),
+    "hosts-discover": (True, False),
+}
+
+
+@pytest.mark.parametrize("neighbours", list(NEIGHBOUR_MODES))
 def test_hosts_ping_each_other(lab, neighbours):
-    net = livenet.two_hosts(lab, static_neighbors=neighbours == "static")
+    appliance_static, hosts_static = NEIGHBOUR_MODES[neighbours]
+    net = livenet.two_hosts(lab, static_neighbors=appliance_static,
+                            host_neighbors=hosts_static)
     there = net.h1.ping_until(H2, count=5, interval=0.2)
     back = net.h2.ping_until(H1, count=5, interval=0.2)
     stats = net.app.stop()
@@ -42,6 +53,14 @@ def test_hosts_ping_each_other(lab, neighbours):
     assert ports["eth0"]["tx"] >= 10 and ports["eth1"]["tx"] >= 10, ports
     drops = livenet.nonzero(stats, "drops")
     assert set(drops) <= EXPECTED_DROPS, f"unexpected drops {drops}"
+    if not hosts_static:
+        assert stats["icmp"]["nd_advert"] >= 2, (
+            f"both hosts should have solicited the appliance: {stats['icmp']}")
+        for h, gw, mac in ((net.h1, RTR_ETH0, livenet.RTR_ETH0_MAC),
+                           (net.h2, RTR_ETH1, livenet.RTR_ETH1_MAC)):
+            neigh = h.ip("-6", "neigh", "show", gw).stdout
+            assert re.search(rf"lladdr {mac} router", neigh), (
+                f"{h.name}: {neigh!r} (NA with the Router flag expected)")
 
 
 def test_ping_appliance_addresses(lab):
