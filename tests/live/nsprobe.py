@@ -6,9 +6,9 @@ command prints one JSON object as its last line of output.
   flood IFACE SRC_MAC DST_MAC SRC DST_PREFIX COUNT SECONDS
       COUNT echo requests (L2, to DST_MAC, so no ND is involved) to
       COUNT different addresses of DST_PREFIX, spread evenly over SECONDS
-      (0: as fast as the socket takes them);
-      sniffs the ICMPv6 errors that come back.  Reports the send window and
-      every error's type, code, source and arrival time.
+      (0: as fast as the socket takes them); reads the ICMPv6 errors that
+      come back on a raw socket opened before sending.  Reports the send
+      window and every error's type, code, source and kernel arrival time.
   udp-send IFACE SRC_MAC DST_MAC SRC DST FLOWS PER_FLOW
       FLOWS UDP flows (source ports 20000+i) of PER_FLOW datagrams each,
       interleaved; each payload is "flow seq" (sequence number per flow).
@@ -20,27 +20,57 @@ command prints one JSON object as its last line of output.
 
 import json
 import socket
+import struct
 import sys
 import time
 
 
+SO_TIMESTAMPNS = 35            # Linux; also the cmsg type of the stamp
+
+
+def _icmp_errors(sock, quiet=1.0, limit=10.0):
+    """ICMPv6 errors read from a raw socket opened before the traffic,
+    with their kernel arrival time; stops after ``quiet`` s without one."""
+    out = []
+    start = last = time.time()
+    sock.settimeout(0.1)
+    while time.time() - start < limit and time.time() - last < quiet:
+        try:
+            data, anc, _flags, addr = sock.recvmsg(2048, 64)
+        except socket.timeout:
+            continue
+        if addr[2] == socket.PACKET_OUTGOING or len(data) < 14 + 40 + 4:
+            continue
+        ip = data[14:]
+        if data[12:14] != b"\x86\xdd" or ip[6] != 58 or ip[40] not in (1, 2, 3):
+            continue
+        stamp = time.time()
+        for level, kind, value in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = struct.unpack("qq", value[:16])
+                stamp = sec + nsec / 1e9
+        out.append({"type": ip[40], "code": ip[41],
+                    "src": socket.inet_ntop(socket.AF_INET6, ip[8:24]),
+                    "dst": socket.inet_ntop(socket.AF_INET6, ip[24:40]),
+                    "time": stamp})
+        last = time.time()
+    return out
+
+
 def flood(iface, src_mac, dst_mac, src, dst_prefix, count, seconds):
-    from scapy.all import AsyncSniffer, Ether, IPv6, ICMPv6EchoRequest, sendp
-    from scapy.layers.inet6 import (ICMPv6DestUnreach, ICMPv6PacketTooBig,
-                                    ICMPv6TimeExceeded)
+    from scapy.all import Ether, IPv6, ICMPv6EchoRequest
     count, seconds = int(count), float(seconds)
     base = dst_prefix.split("/")[0].rstrip(":")
-    frames = [Ether(src=src_mac, dst=dst_mac)
-              / IPv6(src=src, dst=f"{base}::{i + 1:x}", hlim=64)
-              / ICMPv6EchoRequest(id=0x4C56, seq=i, data=b"flood" * 4)
-              for i in range(count)]
-    raw = [bytes(f) for f in frames]
-    sniffer = AsyncSniffer(
-        iface=iface, store=True,
-        lfilter=lambda p: p.haslayer(ICMPv6DestUnreach)
-        or p.haslayer(ICMPv6TimeExceeded) or p.haslayer(ICMPv6PacketTooBig))
-    sniffer.start()
-    time.sleep(0.5)                      # let the sniffer socket open
+    raw = [bytes(Ether(src=src_mac, dst=dst_mac)
+                 / IPv6(src=src, dst=f"{base}::{i + 1:x}", hlim=64)
+                 / ICMPv6EchoRequest(id=0x4C56, seq=i, data=b"flood" * 4))
+           for i in range(count)]
+    # The receiving socket exists before the first packet leaves, so no
+    # answer can be missed; the kernel stamps each arrival.
+    rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x86DD))
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    rx.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    rx.bind((iface, 0x86DD))
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((iface, 0))
     t0 = time.time()
@@ -56,22 +86,8 @@ def flood(iface, src_mac, dst_mac, src, dst_prefix, count, seconds):
                 time.sleep(0.0005)
     t1 = time.time()
     s.close()
-    # Wait until no error has arrived for 1 s (at most 10 s).
-    last_n, quiet_since = -1, time.time()
-    while time.time() - t1 < 10:
-        n = len(sniffer.results or [])
-        if n != last_n:
-            last_n, quiet_since = n, time.time()
-        elif time.time() - quiet_since > 1.0:
-            break
-        time.sleep(0.1)
-    pkts = sniffer.stop() or []
-    errors = []
-    for p in pkts:
-        ip = p[IPv6]
-        icmp = ip.payload
-        errors.append({"type": icmp.type, "code": icmp.code, "src": ip.src,
-                       "dst": ip.dst, "time": float(p.time)})
+    errors = _icmp_errors(rx)
+    rx.close()
     return {"sent": count, "t_send_start": t0, "t_send_end": t1,
             "errors": errors}
 
