@@ -413,6 +413,7 @@ class Lab:
         self.namespaces: List[Netns] = []
         self.appliances: List[Appliance] = []
         self.procs: List[subprocess.Popen] = []
+        self._app_index = 0          # lcore placement of the next appliance
 
     def __enter__(self) -> "Lab":
         why = probe()
@@ -500,8 +501,9 @@ class Lab:
 
     def appliance(self, ns: Netns, name: str, config_text: str,
                   ports: Sequence[Port], **kw) -> Appliance:
-        index = len(self.appliances)
-        app = Appliance(self, ns, name, config_text, ports, index=index, **kw)
+        app = Appliance(self, ns, name, config_text, ports,
+                        index=self._app_index, **kw)
+        self._app_index += 1
         return app
 
     # -- teardown --------------------------------------------------------
