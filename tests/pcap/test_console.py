@@ -739,7 +739,20 @@ def test_save_config_reload_round_trip(nodes):
     ports = node.workdir / "ports.yaml"
     ports.write_text(CONFIG.replace("mac: 02:00:00:00:02:01", "mac: 02:00:00:00:02:99"))
     r = node.cmd(f"reload {ports}")
-    assert "port eth1 changed its name, device, MTU or MAC (restart required)" in r, r
+    assert "port eth1 changed its name, device, MTU, MAC or rx_queues (restart required)" \
+        in r, r
+    # Queues and their lcores are handed to the workers once, at start.
+    queues = node.workdir / "queues.yaml"
+    queues.write_text(CONFIG.replace("    device: net_pcap0\n",
+                                     "    device: net_pcap0\n    rx_queues: 2\n"))
+    r = node.cmd(f"reload {queues}")
+    assert "port eth0 changed its name, device, MTU, MAC or rx_queues (restart required)" \
+        in r, r
+    lcores = node.workdir / "lcores.yaml"
+    lcores.write_text(CONFIG + "lcores:\n  - {lcore: 1, rx: [{port: eth0, queue: 0}, "
+                               "{port: eth1, queue: 0}]}\n")
+    r = node.cmd(f"reload {lcores}")
+    assert "lcores (which lcore polls which rx queue) changed (restart required)" in r, r
     assert node.cmd("show config") == changed
     # SIGHUP reads the file `reload FILE` named last.
     node.ok("set node id 5")
