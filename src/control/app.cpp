@@ -226,13 +226,20 @@ bool Appliance::start_ports() {
             spdlog::info("port {}: {} rx queues, RSS on IPv6 addresses and ports (hash types "
                          "{:#x})",
                          pc.name, pc.rx_queues, st.rss_hf);
+        else if (pc.rx_queues > 1 && st.driver == "net_pcap")
+            spdlog::info("port {}: {} rx queues, one rx_pcap file each (net_pcap has no RSS)",
+                         pc.name, pc.rx_queues);
+        else if (pc.rx_queues > 1 && st.driver == "net_af_packet")
+            // Seen on veths: under overload packets also roll over to a
+            // queue that has room, so a flow may then be reordered.
+            spdlog::info("port {}: {} rx queues spread by the kernel's PACKET_FANOUT hash "
+                         "(addresses and TCP/UDP ports, not the flow label; a full queue rolls "
+                         "over to another)",
+                         pc.name, pc.rx_queues);
         else if (pc.rx_queues > 1)
-            // net_pcap reads one file per queue; net_af_packet spreads with
-            // the kernel's PACKET_FANOUT hash. Other devices may not spread.
-            spdlog::warn("port {}: {} rx queues but {} offers no RSS: packets are spread over "
-                         "the queues only if the device does it itself (net_pcap: one file per "
-                         "queue; net_af_packet: kernel fanout hash), else all arrive on queue 0",
-                         pc.name, pc.rx_queues, pc.device);
+            spdlog::warn("port {}: {} rx queues but {} (driver {}) offers no RSS: unless it "
+                         "spreads packets itself, all of them arrive on queue 0",
+                         pc.name, pc.rx_queues, pc.device, st.driver);
     }
     return true;
 }

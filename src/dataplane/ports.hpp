@@ -28,6 +28,7 @@ struct PortState {
     // With several rx queues: the RSS hash types in force (0: the device has
     // no RSS, and spreads packets over its queues by its own rule, or not at all).
     uint64_t rss_hf = 0;
+    std::string driver;  // "net_pcap", "net_af_packet", "net_ice", ...
 };
 
 /// Find a port by its EAL device name ("net_pcap0", "0000:3b:00.0").
