@@ -855,6 +855,10 @@ def test_telemetry_endpoints_and_log_bridge(nodes):
                            "via": "db02::2"}
     assert routes["2"]["kind"] == "connected"
     assert list(telemetry(node.prefix, "/ioamfwd/routes,3")) == ["3"]
+    lcores = telemetry(node.prefix, "/ioamfwd/lcores")
+    assert lcores["lcore1"]["rx"] == BURST and lcores["lcore1"]["tx"] == BURST
+    assert lcores["lcore1"]["port0_q0"] == BURST and lcores["lcore1"]["port1_q0"] == 0
+    assert f"rx by queue: eth0/0 {BURST} eth1/0 0" in node.cmd("show stats")
     # clear stats restarts the console's view, not the telemetry totals.
     node.cmd("clear stats")
     assert "total     rx            0" in node.cmd("show stats")

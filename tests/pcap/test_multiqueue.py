@@ -13,6 +13,7 @@ fewer queues than the configuration needs.
 from __future__ import annotations
 
 import re
+import subprocess
 from typing import Dict, List
 
 import pytest
@@ -168,3 +169,15 @@ def test_device_with_too_few_tx_queues_is_refused(tmp_path):
     assert "has 1 tx queue(s) but 2 are needed; every polling worker lcore needs its own tx " \
            "queue on every port; give the --vdev one tx_pcap= per worker lcore" in run.stderr, \
         run.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--idle-sleep-us", "0"], "--idle-sleep-us: '0' is not a number of microseconds from 1 "
+                               "to 100000"),
+    (["--idle-sleep-us", "100001"], "--idle-sleep-us: '100001' is not a number"),
+    (["--idle-polls", "0"], "--idle-polls: '0' is not a number from 1 to 1000000"),
+])
+def test_idle_sleep_options_are_checked(args, message):
+    proc = subprocess.run([str(pt.binary()), "--", "--config", "x.yaml", *args],
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
