@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "control/app_options.hpp"
 #include "control/commands.hpp"
@@ -135,6 +136,7 @@ private:
     std::vector<std::string> port_names_;  // by port id, for export records
     std::atomic<uint64_t> generation_{0};
     RxPlan plan_;                       // which worker polls which rx queue
+    std::optional<std::vector<LcoreConfig>> rx_override_;  // --rx-config
     std::vector<unsigned> worker_lcores_;  // the plan's lcores, in launch order
     std::vector<std::unique_ptr<dp::WorkerConfig>> worker_cfgs_;
     std::unique_ptr<dp::WorkerStats[]> stats_;
@@ -309,6 +311,8 @@ bool Appliance::same_ports(const Config& a, const Config& b, std::string& why) {
 // loop iteration) and waits on this thread, never on a worker's, until
 // every worker has passed a quiescent state, then the old one is freed.
 bool Appliance::apply(Config next, std::string& err) {
+    // --rx-config stays in force over whatever lcores: a new file has.
+    if (rx_override_) next.lcores = *rx_override_;
     std::string why;
     if (!same_ports(cfg_, next, why)) {
         err = why + " (restart required)";
@@ -617,6 +621,17 @@ int Appliance::run(int argc, char** argv) {
     } catch (const ConfigError& e) {
         spdlog::error("configuration refused: {}", e.what());
         return 1;
+    }
+    if (!opts_.rx_config.empty()) {
+        std::string why;
+        rx_override_ = parse_rx_config(opts_.rx_config, cfg_, why);
+        if (!rx_override_) {
+            spdlog::error("{}", why);
+            return 1;
+        }
+        if (!cfg_.lcores.empty())
+            spdlog::info("--rx-config replaces lcores: of {}", cfg_.source);
+        cfg_.lcores = *rx_override_;
     }
     if (!install_dpdk_log_bridge()) spdlog::warn("DPDK's log stays on stderr (no log bridge)");
     if (rte_eal_init(argc, argv) < 0) {

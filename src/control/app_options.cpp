@@ -63,6 +63,9 @@ std::string usage(const std::string& prog) {
            "                      times in a row sleeps N us (1..100000) before polling\n"
            "                      again: for shared cores; default 0 = busy-poll always\n"
            "  --idle-polls N      empty polls before such a sleep (1..1000000, default 64)\n"
+           "  --rx-config \"(PORT,QUEUE,LCORE),...\"  which worker lcore polls which rx\n"
+           "                      queue; replaces the configuration's lcores: (also on\n"
+           "                      reload), same rules (config/README.md)\n"
            "  -h, --help          this text\n"
            "\n"
            "Signals: SIGINT/SIGTERM stop cleanly and print the summary; SIGHUP reloads\n"
@@ -150,6 +153,12 @@ std::optional<AppOptions> parse_app_options(const std::vector<std::string>& args
                 o.idle_sleep_us > 100000) {
                 err = "--idle-sleep-us: '" + v + "' is not a number of microseconds from 1 to "
                       "100000";
+                return std::nullopt;
+            }
+        } else if (a == "--rx-config") {
+            if (!value(o.rx_config)) return std::nullopt;
+            if (o.rx_config.empty()) {
+                err = "--rx-config needs (PORT,QUEUE,LCORE),...";
                 return std::nullopt;
             }
         } else if (a == "--idle-polls") {

@@ -41,6 +41,14 @@ struct RxPlan {
 std::optional<RxPlan> plan_rx(const Config& cfg, const std::vector<unsigned>& eal_workers,
                               unsigned main_lcore, size_t max_rx_per_lcore, std::string& err);
 
+/// --rx-config "(PORT,QUEUE,LCORE),...": the command-line form of lcores[]
+/// (as l3fwd's --config, with port names). Checked against `cfg` by the
+/// loader's rules (known port, queue below rx_queues, each pair once, every
+/// queue polled); entries of one lcore keep their order. Returns nullopt and
+/// a message naming the offending entry in `err`.
+std::optional<std::vector<LcoreConfig>> parse_rx_config(const std::string& text,
+                                                        const Config& cfg, std::string& err);
+
 /// "eth0/0 eth1/0" for log lines.
 std::string describe_rx(const Config& cfg, const std::vector<RxAssignment>& rx);
 

@@ -181,3 +181,28 @@ def test_idle_sleep_options_are_checked(args, message):
     proc = subprocess.run([str(pt.binary()), "--", "--config", "x.yaml", *args],
                           capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_rx_config_option_replaces_lcores(tmp_path):
+    """--rx-config "(PORT,QUEUE,LCORE),...", l3fwd style, wins over lcores:."""
+    cfg = config(lcores="\nlcores:\n"
+                        "  - {lcore: 1, rx: [{port: eth0, queue: 0}, {port: eth1, queue: 0}]}\n"
+                        "  - {lcore: 2, rx: [{port: eth0, queue: 1}, {port: eth1, queue: 1}]}\n")
+    inputs = queue_inputs()
+    run = pt.run_appliance(tmp_path, cfg, inputs, rx_queues=2, tx_queues=2, eal_lcores=LCORES,
+                           extra_args=["--rx-config",
+                                       "(eth0,0,2),(eth1,1,2),(eth0,1,1),(eth1,0,1)"])
+    check_forwarding(run, cfg, inputs)
+    lcores = run.stats["lcores"]
+    assert lcores["2"]["rx_queues"] == {"eth0/0": len(inputs[0][0]), "eth1/1": 0}
+    assert lcores["1"]["rx_queues"] == {"eth0/1": len(inputs[0][1]), "eth1/0": 0}
+    assert "--rx-config replaces lcores: of" in run.stderr
+
+
+def test_rx_config_option_refusals(tmp_path):
+    run = refused(tmp_path / "a", config(), rx_queues=2, tx_queues=2, eal_lcores=LCORES,
+                  extra_args=["--rx-config", "(eth0,0,1),(eth0,1,2),(eth1,0,1)"])
+    assert "--rx-config: rx queue 1 of port eth1 is polled by no lcore" in run.stderr, run.stderr
+    run = refused(tmp_path / "b", config(), rx_queues=2, tx_queues=2, eal_lcores=LCORES,
+                  extra_args=["--rx-config", "(eth0,0,1),(eth0,1,3),(eth1,0,1),(eth1,1,1)"])
+    assert "--rx-config: lcore 3 is not an EAL lcore" in run.stderr, run.stderr

@@ -201,5 +201,51 @@ TEST(RxPlan, NoWorkerAndTooManyQueuesAreRefused) {
     EXPECT_NE(err.find("lcore 1 would poll 4 rx queues"), std::string::npos) << err;
 }
 
+TEST(RxConfigOption, ParsesAndGroupsByLcore) {
+    std::string err;
+    auto l = parse_rx_config("(eth0,0,2),(eth1,1,1),(eth1,0,2),(eth0,1,1)", two_by_two(), err);
+    ASSERT_TRUE(l) << err;
+    ASSERT_EQ(l->size(), 2u);
+    EXPECT_EQ((*l)[0].lcore, 2u);
+    ASSERT_EQ((*l)[0].rx.size(), 2u);
+    EXPECT_EQ((*l)[0].rx[0].port, "eth0");
+    EXPECT_EQ((*l)[0].rx[1].port, "eth1");
+    EXPECT_EQ((*l)[0].rx[1].queue, 0);
+    EXPECT_EQ((*l)[1].lcore, 1u);
+    Config c = two_by_two();
+    c.lcores = *l;
+    auto plan = plan_rx(c, {1, 2}, 0, 256, err);
+    ASSERT_TRUE(plan) << err;
+    EXPECT_EQ(plan->workers[0].rx, rx({{0, 0}, {1, 0}}));
+    EXPECT_EQ(plan->workers[1].rx, rx({{1, 1}, {0, 1}}));
+    EXPECT_FALSE(plan_rx(c, {1}, 0, 256, err));
+    EXPECT_EQ(err, "--rx-config: lcore 2 is not an EAL lcore; add it to the EAL's -l or "
+                   "--lcores (EAL worker lcores: 1)");
+}
+
+TEST(RxConfigOption, RefusesWhatTheLoaderRefuses) {
+    const Config c = two_by_two();
+    auto refused = [&](const std::string& text) {
+        std::string err;
+        EXPECT_FALSE(parse_rx_config(text, c, err)) << text;
+        return err;
+    };
+    const std::string all = "(eth0,0,1),(eth0,1,1),(eth1,0,1),(eth1,1,1)";
+    EXPECT_EQ(refused("(eth9,0,1)"), "--rx-config: (eth9,0,1): no port named 'eth9'");
+    EXPECT_EQ(refused("(eth0,2,1)"), "--rx-config: (eth0,2,1): port eth0 has rx queues 0..1");
+    EXPECT_EQ(refused(all + ",(eth0,0,2)"),
+              "--rx-config: (eth0,0,2): rx queue 0 of port eth0 is already polled by lcore 1");
+    EXPECT_EQ(refused("(eth0,0,1),(eth0,1,1),(eth1,0,1)"),
+              "--rx-config: rx queue 1 of port eth1 is polled by no lcore");
+    EXPECT_EQ(refused("(eth0,0,x)"), "--rx-config: (eth0,0,x): the lcore must be a number from 0 "
+                                     "to 1023");
+    EXPECT_EQ(refused("(eth0,0)"), "--rx-config: (eth0,0): expected three fields "
+                                   "(PORT,QUEUE,LCORE)");
+    EXPECT_EQ(refused("(eth0,0,1)(eth0,1,1)"),
+              "--rx-config: expected ',' between entries at character 11");
+    EXPECT_EQ(refused("eth0,0,1"), "--rx-config: expected (PORT,QUEUE,LCORE) at character 1");
+    EXPECT_EQ(refused(all + ","), "--rx-config: expected (PORT,QUEUE,LCORE) at character 45");
+}
+
 }  // namespace
 }  // namespace ioamfwd::cp
