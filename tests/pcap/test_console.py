@@ -764,6 +764,17 @@ def test_save_config_reload_round_trip(nodes):
     node.finish()
 
 
+def test_rx_config_option_survives_reload(nodes):
+    """--rx-config replaces lcores: in every configuration applied, so a reload
+    of the start-up file (which has no lcores:) is not a restart-needing change."""
+    node = nodes(rx0=[], extra=["--rx-config", "(eth1,0,1),(eth0,0,1)"])
+    assert "lcores:\n  - lcore: 1\n    rx: [{port: eth1, queue: 0}, {port: eth0, queue: 0}]" \
+        in node.cmd("show config")
+    r = node.cmd(f"reload {node.conf}")
+    assert r.startswith(f"configuration reloaded from {node.conf}"), r
+    node.finish()
+
+
 def test_socket_protocol_and_ioamctl(nodes):
     node = nodes(rx0=[])
     node.connect()
