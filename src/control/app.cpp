@@ -224,6 +224,19 @@ bool Appliance::start_ports() {
                               st.mac.addr_bytes[3], st.mac.addr_bytes[4], st.mac.addr_bytes[5]}}
                          .to_string(),
                      st.promiscuous ? " (promiscuous: device has no MAC filter)" : "");
+        // These vdevs fill every queue given on their command line whether
+        // or not it is set up (a file per queue; a fanout socket per qpair).
+        if ((st.driver == "net_pcap" || st.driver == "net_af_packet") &&
+            st.device_rx_queues > pc.rx_queues)
+            spdlog::warn("port {}: {} has {} rx queues but rx_queues is {}: what it puts on "
+                         "queue{} {} is never read (set rx_queues: {})",
+                         pc.name, pc.device, st.device_rx_queues, pc.rx_queues,
+                         st.device_rx_queues - pc.rx_queues > 1 ? "s" : "",
+                         st.device_rx_queues - pc.rx_queues > 1
+                             ? std::to_string(pc.rx_queues) + ".." +
+                                   std::to_string(st.device_rx_queues - 1)
+                             : std::to_string(pc.rx_queues),
+                         st.device_rx_queues);
         if (pc.rx_queues > 1 && st.rss_hf)
             spdlog::info("port {}: {} rx queues, RSS on IPv6 addresses and ports (hash types "
                          "{:#x})",

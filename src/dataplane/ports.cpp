@@ -80,6 +80,7 @@ bool start_port(const PortSpec& spec, uint16_t n_txq, rte_mempool* pool, PortSta
     }
     const std::string driver = info.driver_name ? info.driver_name : "?";
     state.driver = driver;
+    state.device_rx_queues = info.max_rx_queues;
     const uint16_t n_rxq = spec.rx_queues;
     // net_pcap has one queue per rx_pcap=/tx_pcap= argument, net_af_packet
     // qpairs=N of each; say so, as the generic message leaves one guessing.

@@ -29,6 +29,7 @@ struct PortState {
     // no RSS, and spreads packets over its queues by its own rule, or not at all).
     uint64_t rss_hf = 0;
     std::string driver;  // "net_pcap", "net_af_packet", "net_ice", ...
+    uint16_t device_rx_queues = 0;  // what the device offers (max_rx_queues)
 };
 
 /// Find a port by its EAL device name ("net_pcap0", "0000:3b:00.0").

@@ -206,3 +206,15 @@ def test_rx_config_option_refusals(tmp_path):
     run = refused(tmp_path / "b", config(), rx_queues=2, tx_queues=2, eal_lcores=LCORES,
                   extra_args=["--rx-config", "(eth0,0,1),(eth0,1,3),(eth1,0,1),(eth1,1,1)"])
     assert "--rx-config: lcore 3 is not an EAL lcore" in run.stderr, run.stderr
+
+
+def test_unpolled_device_queues_are_warned_about(tmp_path):
+    """net_pcap with two rx_pcap files but rx_queues 1: the second file is
+    never read, and the log says so (net_af_packet qpairs=2 loses the flows
+    its fanout puts on the second socket the same way)."""
+    frames = flow_frames(1)
+    run = pt.run_appliance(tmp_path, config(rx_queues=1), {0: [frames, flow_frames(2)]},
+                           rx_queues=2)
+    assert "port eth0: net_pcap0 has 2 rx queues but rx_queues is 1: what it puts on queue 1 " \
+           "is never read (set rx_queues: 2)" in run.stderr, run.stderr
+    assert [pt.frame_tag(f) for f in run.out[1]] == [pt.frame_tag(f) for f in frames]

@@ -9,11 +9,11 @@
 # Porthos, rx_queues: 2) to B, which checks each flow arrived whole, in
 # order, with node 2's IOAM data. The namespaces are deleted on exit.
 #
-#   FLOWS=16 PER=100 GAP=0.0005 tools/mq_smoke/smoke.sh
+#   FLOWS=16 PER=100 GAP=0.0005 [CONFIG=other.yaml] tools/mq_smoke/smoke.sh
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${IOAMFWD_BIN:-$HERE/../../build/ioamfwd}
-FLOWS=${FLOWS:-8}; PER=${PER:-50}; GAP=${GAP:-0.001}
+FLOWS=${FLOWS:-8}; PER=${PER:-50}; GAP=${GAP:-0.001}; CONFIG=${CONFIG:-$HERE/config.yaml}
 WORK=$(mktemp -d /tmp/mq_smoke.XXXXXX)
 NS="mqsmoke-A mqsmoke-R mqsmoke-B"
 cleanup() { for n in $NS; do ip netns del "$n" 2>/dev/null; done; rm -rf /var/run/dpdk/mqsmoke; }
@@ -37,7 +37,7 @@ ip -n mqsmoke-R link set r0 up; ip -n mqsmoke-R link set r1 up
 ip netns exec mqsmoke-R "$BIN" --lcores 0@0,1@1,2@1 --no-huge -m 512 --no-shconf --no-pci \
     --file-prefix mqsmoke --log-level=lib.eal:error \
     --vdev net_af_packet0,iface=r0,qpairs=2 --vdev net_af_packet1,iface=r1,qpairs=2 \
-    -- --config "$HERE/config.yaml" --idle-sleep-us 100 --stats-json "$WORK/STATS.json" \
+    -- --config "$CONFIG" --idle-sleep-us 100 --stats-json "$WORK/STATS.json" \
     > "$WORK/ioamfwd.out" 2>&1 &
 APP=$!
 sleep 2
@@ -51,7 +51,7 @@ ip -n mqsmoke-R -s link show r1 | sed -n '1p;4,7p'
 ip -n mqsmoke-B -s link show b0 | sed -n '1p;4,7p'
 kill -INT $APP; wait $APP
 echo "ioamfwd exit $?"
-grep -E "polls|lcore [0-9]|port eth" "$WORK/ioamfwd.out"
+grep -E "never read|polls|lcore [0-9]|port eth" "$WORK/ioamfwd.out"
 cat "$WORK/recv.out"
 echo "(files in $WORK)"
 grep -q "RESULT OK" "$WORK/recv.out"
