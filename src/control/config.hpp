@@ -56,8 +56,15 @@ struct PortConfig {
     bool decap = false;  // end ip6ip6 tunnels arriving here (ip link set ip6tnl0 up)
     bool edge = false;   // faces the outside of the IOAM domain
     EdgePolicy edge_policy = EdgePolicy::Ignore;  // only with edge
+    uint16_t rx_queues = 1;  // 1..kMaxRxQueues; more than one spreads by RSS
     Mark mark;
 };
+
+/// Upper bound of ports[].rx_queues.
+inline constexpr unsigned kMaxRxQueues = 64;
+/// Upper bound of a worker lcore id in lcores[] (DPDK's default RTE_MAX_LCORE
+/// is 128; the start-up check against the EAL is the real one).
+inline constexpr unsigned kMaxLcoreId = 1023;
 
 struct NamespaceConfig {
     uint16_t id = 0;
@@ -112,6 +119,21 @@ struct IcmpConfig {
     uint32_t burst = 50;
 };
 
+/// One rx queue a worker lcore polls.
+struct RxQueueConfig {
+    std::string port;  // a ports[].name
+    uint16_t queue = 0;
+    Mark mark;
+};
+
+/// lcores[]: which worker lcore polls which rx queues. Absent: the queues are
+/// spread round-robin over the EAL's worker lcores (rx_plan.hpp).
+struct LcoreConfig {
+    unsigned lcore = 0;
+    std::vector<RxQueueConfig> rx;
+    Mark mark;
+};
+
 struct Config {
     std::string source;  // file name the config came from (for messages)
     NodeConfig node;
@@ -121,6 +143,8 @@ struct Config {
     std::vector<SchemaConfig> schemas;
     std::vector<RouteConfig> routes;
     std::vector<NeighborConfig> neighbors;
+    std::vector<LcoreConfig> lcores;  // empty: the default spread
+    Mark lcores_mark;                 // where lcores: is, for "queue left unpolled"
 
     const PortConfig* find_port(const std::string& name) const;
     const SchemaConfig* find_schema(uint32_t id) const;

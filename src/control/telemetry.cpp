@@ -107,6 +107,31 @@ int tel_ports(const char*, const char*, rte_tel_data* d) {
     return 0;
 }
 
+int tel_lcores(const char*, const char*, rte_tel_data* d) {
+    std::lock_guard lock(g_mutex);
+    if (!g_source) return -1;
+    rte_tel_data_start_dict(d);
+    for (const LcoreStats& l : g_source->telemetry_lcores()) {
+        rte_tel_data* c = rte_tel_data_alloc();
+        if (!c) return -1;
+        uint64_t tx = 0;
+        for (uint64_t v : l.counts.tx) tx += v;
+        rte_tel_data_start_dict(c);
+        rte_tel_data_add_dict_u64(c, "rx", l.counts.total_rx());
+        rte_tel_data_add_dict_u64(c, "tx", tx);
+        rte_tel_data_add_dict_u64(c, "drops", l.counts.total_drops());
+        rte_tel_data_add_dict_u64(c, "idle_sleeps", l.idle_sleeps);
+        // Telemetry containers do not nest further, and port names may hold
+        // characters telemetry refuses in keys: port ids, flat.
+        for (const LcoreQueueStats& q : l.queues) {
+            const std::string key = "port" + std::to_string(q.port_id) + "_q" + std::to_string(q.queue);
+            rte_tel_data_add_dict_u64(c, key.c_str(), q.rx);
+        }
+        add_entry(d, "lcore" + std::to_string(l.lcore), c);
+    }
+    return 0;
+}
+
 int tel_namespaces(const char*, const char* params, rte_tel_data* d) {
     const long offset = page_offset(params);
     if (offset < 0) return -1;
@@ -194,6 +219,9 @@ void telemetry_attach(TelemetrySource* source) {
                                    "No parameters");
         rte_telemetry_register_cmd("/ioamfwd/ports", tel_ports,
                                    "Per port: forwarder rx/tx and device stats. No parameters");
+        rte_telemetry_register_cmd("/ioamfwd/lcores", tel_lcores,
+                                   "Per worker lcore: rx, tx, drops, idle sleeps, rx by queue. "
+                                   "No parameters");
         rte_telemetry_register_cmd("/ioamfwd/namespaces", tel_namespaces,
                                    "IOAM namespaces, 32 per reply. Parameter: offset");
         rte_telemetry_register_cmd("/ioamfwd/routes", tel_routes,

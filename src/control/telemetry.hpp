@@ -6,6 +6,8 @@
 //                        and IOAM event (zeros included), generation, forwarding
 //   /ioamfwd/ports       per port: device, port id, the forwarder's rx/tx and
 //                        the device's rte_eth_stats
+//   /ioamfwd/lcores      per worker lcore ("lcore1"): rx, tx, drops, idle
+//                        sleeps and rx by queue ("port0_q1": port id 0, queue 1)
 //   /ioamfwd/namespaces  the IOAM namespaces by id (data, wide, schema)
 //   /ioamfwd/routes      by position: the routes (prefix, via, port, encap),
 //                        then the connected prefixes
@@ -35,6 +37,8 @@ public:
     virtual bool telemetry_forwarding() = 0;
     virtual uint64_t telemetry_generation() = 0;
     virtual std::vector<PortLabel> telemetry_ports() = 0;
+    /// Whole-run counters of each worker lcore.
+    virtual std::vector<LcoreStats> telemetry_lcores() = 0;
     /// A copy of the running configuration, taken under its lock.
     virtual Config telemetry_config() = 0;
 };

@@ -762,6 +762,7 @@ int worker_main(void* arg) {
     const uint64_t drain_tsc = (rte_get_tsc_hz() + 1000000 - 1) / 1000000 * kDrainUs;
     uint64_t prev_tsc = rte_rdtsc();
     rte_mbuf* burst[kBurst];
+    uint32_t empty_polls = 0;
 
     cfg.slot->reader_online(cfg.index);
     while (!cfg.stop->load(std::memory_order_relaxed)) {
@@ -769,11 +770,14 @@ int worker_main(void* arg) {
         const Snapshot* s = cfg.slot->acquire();
         // Console `stop`: no rx polling; tx drain and the quiescent report go on.
         const bool polling = !cfg.forwarding || cfg.forwarding->load(std::memory_order_relaxed);
-        for (const RxQueueRef& q : cfg.rx) {
-            if (!polling) break;
+        bool got = false;
+        for (size_t i = 0; polling && i < cfg.rx.size(); ++i) {
+            const RxQueueRef& q = cfg.rx[i];
             const uint16_t n = rte_eth_rx_burst(q.port, q.queue, burst, kBurst);
             if (n == 0) continue;
+            got = true;
             w.st.rx[q.port].add(n);
+            w.st.rx_queue[i].add(n);
             w.st.rx_bursts.add(1);
             if (n == kBurst) w.st.rx_full_bursts.add(1);
             w.process_burst(*s, q.port, burst, n, Origin::Wire);
@@ -784,6 +788,15 @@ int worker_main(void* arg) {
             prev_tsc = now;
         }
         cfg.slot->reader_quiescent(cfg.index);
+        empty_polls = got ? 0 : empty_polls + 1;
+        if (cfg.idle_sleep_us && empty_polls >= cfg.idle_polls) {
+            // Nothing is lost by sleeping with packets buffered for tx, but
+            // they would wait the whole nap: send them first.
+            for (uint16_t p : cfg.tx_ports) w.tx[p].flush(p, txq, w.st);
+            w.st.idle_sleeps.add(1);
+            rte_delay_us_sleep(cfg.idle_sleep_us);
+            empty_polls = 0;
+        }
     }
     for (uint16_t p : cfg.tx_ports) w.tx[p].drain(p, txq, w.st);
     cfg.slot->reader_offline(cfg.index);

@@ -21,7 +21,11 @@ struct RxQueueRef {
 
 struct WorkerConfig {
     unsigned index = 0;  // QSBR reader id and tx queue id on every port
-    std::vector<RxQueueRef> rx;
+    std::vector<RxQueueRef> rx;  // at most kMaxRxPerWorker
+    // After `idle_polls` loop iterations in a row without a packet, sleep
+    // idle_sleep_us (0: busy-poll for ever, the lowest latency).
+    uint32_t idle_sleep_us = 0;
+    uint32_t idle_polls = 0;
     std::vector<uint16_t> tx_ports;  // every started port
     SnapshotSlot* slot = nullptr;
     WorkerStats* stats = nullptr;

@@ -558,7 +558,7 @@ ports:
     decap: true
     edge: true
     edge_policy: drop
-  - {name: p1, device: net_pcap1, edge: true, edge_policy: strip}
+  - {name: p1, device: net_pcap1, edge: true, edge_policy: strip, rx_queues: 3}
 schemas:
   - {id: 0xffffff, hex: "00ff10"}
   - {id: 0, data: "x"}
@@ -574,6 +574,9 @@ routes:
   - {prefix: db07::/64, port: p1, encap: {trace: {type: 0x800000, ns: 0, size: 4}}}
 neighbors:
   - {address: "fe80::1", mac: 02:00:00:00:00:09, port: p0}
+lcores:
+  - {lcore: 5, rx: [{port: p1, queue: 2}, {port: p0, queue: 0}]}
+  - {lcore: 2, rx: [{port: p1, queue: 0}, {port: p1, queue: 1}]}
 )";
     const Config a = load_config_text(every, "every.yaml");
     const Config b = load_config_text(write_config(a), "again.yaml");
@@ -595,6 +598,17 @@ neighbors:
     EXPECT_TRUE(p.edge);
     EXPECT_EQ(p.edge_policy, PortConfig::EdgePolicy::Drop);
     EXPECT_EQ(b.ports[1].edge_policy, PortConfig::EdgePolicy::Strip);
+    EXPECT_EQ(p.rx_queues, 1);
+    EXPECT_EQ(b.ports[1].rx_queues, 3);
+    ASSERT_EQ(b.lcores.size(), 2u);
+    EXPECT_EQ(b.lcores[0].lcore, 5u);
+    ASSERT_EQ(b.lcores[0].rx.size(), 2u);
+    EXPECT_EQ(b.lcores[0].rx[0].port, "p1");
+    EXPECT_EQ(b.lcores[0].rx[0].queue, 2);
+    EXPECT_EQ(b.lcores[0].rx[1].port, "p0");
+    EXPECT_EQ(b.lcores[1].lcore, 2u);
+    ASSERT_EQ(b.lcores[1].rx.size(), 2u);
+    EXPECT_EQ(b.lcores[1].rx[1].queue, 1);
     EXPECT_FALSE(b.ports[1].mac);
     ASSERT_EQ(b.schemas.size(), 2u);
     EXPECT_EQ(b.schemas[0].id, 0xffffffu);

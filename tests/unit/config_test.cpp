@@ -606,7 +606,7 @@ TEST(ConfigMessage, UnknownKeyFarFromAnyListsTheKeys) {
     ConfigError e = error_of(std::string(kOnePort) + "colour: blue\n");
     EXPECT_STREQ(e.what(),
                  "test.yaml:4:1: unknown key 'colour' at the top level; expected one of: node, icmp, "
-                 "ports, namespaces, schemas, routes, neighbors");
+                 "ports, namespaces, schemas, routes, neighbors, lcores");
 }
 
 TEST(ConfigMessage, DuplicateKeyPointsAtTheSecond) {
