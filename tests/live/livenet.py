@@ -125,15 +125,22 @@ def cpus() -> List[int]:
     return sorted(os.sched_getaffinity(0))
 
 
-def lcore_map(index: int) -> str:
+def lcore_map(index: int, workers: int = 1) -> str:
     """EAL ``--lcores`` for the index-th appliance of a lab: the control
-    lcore 0 and one worker lcore 1, on different CPUs when there are two,
-    and with the workers of consecutive appliances on different CPUs (they
-    busy-poll)."""
+    lcore 0 and worker lcores 1..workers, spread over the CPUs so that the
+    first worker is not on the control lcore's CPU and the workers of
+    consecutive appliances sit on different CPUs (they poll)."""
     c = cpus()
     ctl = c[index % len(c)]
-    wrk = c[(index + 1) % len(c)]
-    return f"0@{ctl},1@{wrk}"
+    parts = [f"0@{ctl}"]
+    for w in range(1, workers + 1):
+        parts.append(f"{w}@{c[(index + w) % len(c)]}")
+    return ",".join(parts)
+
+
+# Workers nap this long after 64 empty polls (--idle-sleep-us): the live
+# tests share a small machine, and several appliances share its CPUs.
+IDLE_SLEEP_US = 100
 
 
 # ---------------------------------------------------------------------------
@@ -261,7 +268,8 @@ class Appliance:
     def __init__(self, lab: "Lab", ns: Netns, name: str, config_text: str,
                  ports: Sequence[Port], index: int = 0,
                  trace_export: bool = False, vdev_args: str = "",
-                 lcores: Optional[str] = None, extra_args: Sequence[str] = ()):
+                 lcores: Optional[str] = None, workers: int = 1,
+                 extra_args: Sequence[str] = ()):
         self.lab, self.ns, self.name = lab, ns, name
         self.ports = list(ports)
         self.dir = lab.workdir / name
@@ -273,13 +281,14 @@ class Appliance:
         self.export_path = self.dir / "export.jsonl" if trace_export else None
         self.sock = Path(f"/tmp/iolive-{lab.tag}-{name}.sock")
         self.prefix = f"iolive-{lab.tag}-{name}"
-        argv = [str(binary()), "--lcores", lcores or lcore_map(index),
+        argv = [str(binary()), "--lcores", lcores or lcore_map(index, workers),
                 "--no-huge", "-m", "512", "--no-shconf", "--no-pci",
                 f"--file-prefix={self.prefix}"]
         for i, p in enumerate(self.ports):
             argv += ["--vdev", f"net_af_packet{i},iface={p.iface}{vdev_args}"]
         argv += ["--", "--config", str(self.conf), "--stats-json",
-                 str(self.stats_path), "--control-socket", str(self.sock)]
+                 str(self.stats_path), "--control-socket", str(self.sock),
+                 "--idle-sleep-us", str(IDLE_SLEEP_US)]
         if self.export_path:
             argv += ["--trace-export", str(self.export_path)]
         argv += list(extra_args)
@@ -576,7 +585,9 @@ RTR_ETH0, RTR_ETH1 = "db01::2", "db02::2"
 def router_config(static_neighbors: bool, eth1_mtu: Optional[int] = None,
                   icmp: Optional[tuple] = None, rx_queues: Optional[int] = None,
                   extra: str = "") -> str:
-    """The two-port router between h1 (db01::/64) and h2 (db02::/64)."""
+    """The two-port router between h1 (db01::/64) and h2 (db02::/64).
+    With ``rx_queues`` N > 1, worker lcore q+1 polls queue q of both ports
+    (an explicit ``lcores:`` section)."""
     lines = ["node: {id: 10, id_wide: 10101010}"]
     if icmp is not None:
         lines.append(f"icmp: {{rate: {icmp[0]}, burst: {icmp[1]}}}")
@@ -591,6 +602,11 @@ def router_config(static_neighbors: bool, eth1_mtu: Optional[int] = None,
             lines.append(f"    mtu: {mtu}")
         if rx_queues:
             lines.append(f"    rx_queues: {rx_queues}")
+    if rx_queues and rx_queues > 1:
+        lines.append("lcores:")
+        for q in range(rx_queues):
+            lines.append(f"  - {{lcore: {q + 1}, rx: [{{port: eth0, queue: {q}}}, "
+                         f"{{port: eth1, queue: {q}}}]}}")
     if static_neighbors:
         lines += ["neighbors:",
                   f"  - {{address: {H1}, mac: {H1_MAC}, port: eth0}}",
@@ -617,6 +633,7 @@ def two_hosts(lab: Lab, static_neighbors: bool = True,
         host_neighbors = static_neighbors
     vdev_args = config_kw.pop("vdev_args", "")
     lcores = config_kw.pop("lcores", None)
+    workers = max(1, config_kw.get("rx_queues") or 1)
     extra_args = config_kw.pop("extra_args", ())
     rtr = lab.router_netns("rtr")
     h1 = lab.host_netns("h1")
@@ -632,7 +649,7 @@ def two_hosts(lab: Lab, static_neighbors: bool = True,
     app = lab.appliance(rtr, "rtr", router_config(static_neighbors, **config_kw),
                         [Port("eth0", "p0", RTR_ETH0_MAC),
                          Port("eth1", "p1", RTR_ETH1_MAC)],
-                        vdev_args=vdev_args, lcores=lcores,
+                        vdev_args=vdev_args, lcores=lcores, workers=workers,
                         extra_args=extra_args)
     app.start()
     lab.wait_up(rtr, ["p0", "p1"])
