@@ -548,6 +548,8 @@ TEST(CommandsConfig, WriterQuotesWhatYamlWouldMisread) {
 TEST(CommandsConfig, EveryKeySurvivesTheRoundTrip) {
     const char* every = R"(node: {id: 0x123456, id_wide: 0x00abcdef01234567}
 icmp: {rate: 7, burst: 9}
+nd: {reachable_ms: 15000, retrans_ms: 250, max_solicit: 5, queue_per_neighbor: 7,
+     max_entries: 99, gc_stale_s: 33}
 ports:
   - name: p0
     device: "0000:3b:00.0"
@@ -581,6 +583,12 @@ neighbors:
     EXPECT_EQ(b.node.id_wide, 0x00abcdef01234567ull);
     EXPECT_EQ(b.icmp.rate, 7u);
     EXPECT_EQ(b.icmp.burst, 9u);
+    EXPECT_EQ(b.nd.reachable_ms, 15000u);
+    EXPECT_EQ(b.nd.retrans_ms, 250u);
+    EXPECT_EQ(b.nd.max_solicit, 5u);
+    EXPECT_EQ(b.nd.queue_per_neighbor, 7u);
+    EXPECT_EQ(b.nd.max_entries, 99u);
+    EXPECT_EQ(b.nd.gc_stale_s, 33u);
     ASSERT_EQ(b.ports.size(), 2u);
     const PortConfig& p = b.ports[0];
     EXPECT_EQ(p.name, "p0");
