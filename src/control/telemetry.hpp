@@ -9,6 +9,8 @@
 //   /ioamfwd/namespaces  the IOAM namespaces by id (data, wide, schema)
 //   /ioamfwd/routes      by position: the routes (prefix, via, port, encap),
 //                        then the connected prefixes
+//   /ioamfwd/neighbors   by position: static neighbours, then the discovered
+//                        ones (address, port, lladdr, state, kind)
 //
 // The list endpoints return at most one page (kTelemetryPage entries; DPDK
 // 22.11 limits a reply to 16 KiB); `/ioamfwd/routes,OFFSET` gives the page
@@ -27,6 +29,14 @@ namespace ioamfwd::cp {
 
 inline constexpr unsigned kTelemetryPage = 32;
 
+struct NeighborRow {
+    std::string address;
+    std::string port;
+    std::string lladdr;  // empty while INCOMPLETE
+    std::string state;   // PERMANENT for static entries
+    bool is_static = false;
+};
+
 class TelemetrySource {
 public:
     virtual ~TelemetrySource() = default;
@@ -37,6 +47,7 @@ public:
     virtual std::vector<PortLabel> telemetry_ports() = 0;
     /// A copy of the running configuration, taken under its lock.
     virtual Config telemetry_config() = 0;
+    virtual std::vector<NeighborRow> telemetry_neighbors() { return {}; }
 };
 
 /// Registers the endpoints (once per process) and makes `source` answer them.

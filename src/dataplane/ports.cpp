@@ -113,6 +113,14 @@ bool start_port(const PortSpec& spec, uint16_t n_txq, rte_mempool* pool, PortSta
         rte_eth_macaddr_get(port, &state.mac);
     }
 
+    // Solicited-node and all-nodes groups must reach the appliance. Devices
+    // without a multicast filter (virtual ones) pass them anyway.
+    rc = rte_eth_allmulticast_enable(port);
+    if (rc != 0 && rc != -ENOTSUP) {
+        err = "cannot enable all-multicast: " + errstr(rc);
+        return false;
+    }
+
     rc = rte_eth_dev_start(port);
     if (rc != 0) {
         err = "cannot start: " + errstr(rc);
