@@ -642,7 +642,7 @@ TEST(ConfigMessage, UnknownKeyNamesTheMappingAndSuggests) {
 TEST(ConfigMessage, UnknownKeyFarFromAnyListsTheKeys) {
     ConfigError e = error_of(std::string(kOnePort) + "colour: blue\n");
     EXPECT_STREQ(e.what(),
-                 "test.yaml:4:1: unknown key 'colour' at the top level; expected one of: node, icmp, "
+                 "test.yaml:4:1: unknown key 'colour' at the top level; expected one of: node, icmp, nd, "
                  "ports, namespaces, schemas, routes, neighbors");
 }
 
