@@ -61,6 +61,12 @@ bool NdService::init(unsigned n_workers, const NdConfig& cfg, rte_mempool* pool,
     return true;
 }
 
+void NdService::set_config(const NdConfig& cfg) {
+    NdParams p = nd_params(cfg);
+    if (up_ && p.max_entries > cache_.capacity()) p.max_entries = cache_.capacity();
+    machine_.set_params(p);
+}
+
 void NdService::shutdown() {
     if (!up_) return;
     machine_.clear();

@@ -42,7 +42,9 @@ public:
 
     bool init(unsigned n_workers, const NdConfig& cfg, rte_mempool* pool, rte_rcu_qsbr* qsv,
               std::string& err);
-    void set_config(const NdConfig& cfg) { machine_.set_params(nd_params(cfg)); }
+    /// A reload's timers and bounds; max_entries cannot grow past the cache
+    /// created at start.
+    void set_config(const NdConfig& cfg);
     /// Control thread, every tick: `s` is the snapshot in force.
     void poll(const dp::Snapshot& s, uint64_t now_ms);
     /// Workers must have stopped: every held or queued mbuf is freed.

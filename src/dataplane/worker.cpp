@@ -778,7 +778,9 @@ void Worker::stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, 
             // A tunnel is opened, an echo request answered; nothing else has
             // a local stack yet.
             pm.action = Action::Drop;
-            pm.drop = origin == Origin::Local
+            // Tunnels end at unicast addresses of ours; all-nodes is taken
+            // for Neighbor Advertisements only.
+            pm.drop = origin == Origin::Local || is_all_nodes(ipv6_of(m)->dst)
                           ? Drop::LocalDelivery
                           : decapsulate(m, pm.parse.l3_len, s.ports[in_port].decap);
             if (pm.drop == Drop::kCount) {
