@@ -186,7 +186,9 @@ void NdService::unreachable(void* pkt) {
     const dp::PortView* in = snap_ && meta->in_port < dp::kMaxPorts ? &snap_->ports[meta->in_port]
                                                                      : nullptr;
     const bool to_link_local = is_link_local(frame + kEth + 8);
-    if (!in || !in->active || (!in->has_addr && !to_link_local) ||
+    // The appliance's own packets (echo replies) are not answered either.
+    const bool from_us = snap_->lookup(frame + kEth + 8).kind == dp::NextHop::Kind::Local;
+    if (!in || !in->active || from_us || (!in->has_addr && !to_link_local) ||
         !dp::icmp_error_allowed(frame + kEth, readable, false, dp::kIcmpDestUnreachable)) {
         ++sc_.unreachable_suppressed;
         rte_pktmbuf_free(m);

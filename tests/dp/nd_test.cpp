@@ -273,5 +273,51 @@ TEST_F(NdDpTest, EchoToTheLinkLocalAddressIsAnswered) {
     EXPECT_EQ(fw_->drops(Drop::LinkLocal), 1u);
 }
 
+TEST_F(NdDpTest, SolicitationTeachesItsSenderAsStale) {
+    // Scapy: db02::8 (02:00:00:00:0c:08) solicits db02::fffe with its SLLA.
+    in(1, unhex("3333ff00fffe020000000c0886dd6000000000203affdb02000000000000000000000000"
+                "0008ff0200000000000000000001ff00fffe8700b58b00000000db02000000000000000000"
+                "000000fffe0101020000000c08"));
+    std::vector<TxFrame> out = env_->take_tx();
+    ASSERT_EQ(out.size(), 1u);  // the advertisement
+    EXPECT_EQ(out[0].bytes[54], 136);
+    EXPECT_EQ(icmp(IcmpEvent::NdSolicitLearnt), 1u);
+    EXPECT_TRUE(tick(0).empty());
+    EXPECT_EQ(counter("ns_learnt"), 1u);
+    // Known now: a packet to it leaves at once, and using the STALE entry
+    // starts DELAY (RFC 4861 7.3.3).
+    in(0, echo("db02::8"));
+    out = env_->take_tx();
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(test::hex(Bytes(out[0].bytes.begin(), out[0].bytes.begin() + 6)),
+              test::hex(unhex("020000000c08")));
+    tick(5);
+    EXPECT_NE(nd_.show(cp::Config{}, 5).find("db02::8 dev 1 lladdr 02:00:00:00:0c:08 DELAY"),
+              std::string::npos)
+        << nd_.show(cp::Config{}, 5);
+}
+
+TEST_F(NdDpTest, OwnEchoReplyToAnUnresolvedHostIsNotAnswered) {
+    // db01::50 has no neighbour entry: the Echo Reply is held, and when
+    // resolution fails no Destination Unreachable goes to ourselves.
+    Bytes f = echo("db01::fffe");
+    const Bytes src = addr("db01::50"), dst = addr("db01::fffe");
+    std::memcpy(f.data() + 22, src.data(), 16);
+    f[56] = f[57] = 0;
+    const uint16_t c = dp::icmp6_checksum(src.data(), dst.data(), f.data() + 54, uint32_t(f.size() - 54));
+    f[56] = uint8_t(c >> 8);
+    f[57] = uint8_t(c);
+    in(0, f);
+    EXPECT_EQ(icmp(IcmpEvent::EchoReply), 1u);
+    EXPECT_EQ(icmp(IcmpEvent::NdHeld), 1u);
+    EXPECT_EQ(tick(0).size(), 1u);
+    tick(1000);
+    tick(2000);
+    EXPECT_TRUE(tick(3000).empty());
+    EXPECT_EQ(counter("failed"), 1u);
+    EXPECT_EQ(counter("unreachable_suppressed"), 1u);
+    EXPECT_EQ(counter("unreachable_sent"), 0u);
+}
+
 }  // namespace
 }  // namespace ioamfwd::testenv
