@@ -105,6 +105,9 @@ public:
         return cfg_;
     }
     std::vector<NeighborRow> telemetry_neighbors() override;
+    std::vector<std::pair<std::string, uint64_t>> telemetry_nd_counters() override {
+        return nd_.counter_view();
+    }
 
 private:
     bool bind_ports();
@@ -350,7 +353,13 @@ std::string Appliance::stats() {
     std::vector<LcoreStats> lcores;
     for (size_t w = 0; w < worker_lcores_.size(); ++w)
         lcores.push_back({worker_lcores_[w], stats_minus(worker_totals(w), worker_base_[w])});
-    return format_lcore_stats(lcores, forwarding_.load(), generation_.load());
+    std::string s = format_lcore_stats(lcores, forwarding_.load(), generation_.load());
+    // The control thread's neighbour discovery, whole run (not per lcore).
+    std::string nd;
+    for (const auto& [name, v] : nd_.counter_list())
+        if (v) nd += " " + name + " " + std::to_string(v);
+    if (!nd.empty()) s += "nd (control thread, whole run):" + nd + "\n";
+    return s;
 }
 
 void Appliance::clear_stats() {

@@ -113,8 +113,10 @@ void NdService::poll(const dp::Snapshot& s, uint64_t now_ms) {
     if (++ticks_ >= kViewEvery) {
         ticks_ = 0;
         std::vector<NdEntryView> v = machine_.entries(now_ms);
+        auto c = counter_list();
         std::lock_guard lock(view_mutex_);
         view_ = std::move(v);
+        counter_view_ = std::move(c);
     }
     snap_ = nullptr;
 }
@@ -122,6 +124,11 @@ void NdService::poll(const dp::Snapshot& s, uint64_t now_ms) {
 std::vector<NdEntryView> NdService::view() const {
     std::lock_guard lock(view_mutex_);
     return view_;
+}
+
+std::vector<std::pair<std::string, uint64_t>> NdService::counter_view() const {
+    std::lock_guard lock(view_mutex_);
+    return counter_view_;
 }
 
 std::string NdService::port_name(uint16_t id) const {

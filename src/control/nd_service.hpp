@@ -63,6 +63,8 @@ public:
     /// The discovered entries as of the last refresh (every 100 ms), for
     /// the telemetry thread.
     std::vector<NdEntryView> view() const;
+    /// counter_list() as of the same refresh, for the telemetry thread.
+    std::vector<std::pair<std::string, uint64_t>> counter_view() const;
     std::string port_name(uint16_t id) const;
     void set_port_names(std::vector<std::pair<uint16_t, std::string>> names) {
         port_names_ = std::move(names);
@@ -89,6 +91,7 @@ private:
     std::vector<std::pair<uint16_t, std::string>> port_names_;
     mutable std::mutex view_mutex_;
     std::vector<NdEntryView> view_;
+    std::vector<std::pair<std::string, uint64_t>> counter_view_;
 };
 
 }  // namespace ioamfwd::cp

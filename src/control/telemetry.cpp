@@ -70,6 +70,12 @@ int tel_stats(const char*, const char*, rte_tel_data* d) {
     add_entry(d, "drops", drops);
     add_entry(d, "ioam", ioam);
     add_entry(d, "icmp", icmp);
+    if (rte_tel_data* nd = rte_tel_data_alloc()) {
+        rte_tel_data_start_dict(nd);
+        for (const auto& [name, v] : g_source->telemetry_nd_counters())
+            rte_tel_data_add_dict_u64(nd, name.c_str(), v);
+        add_entry(d, "nd", nd);
+    }
     return 0;
 }
 

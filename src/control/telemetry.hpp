@@ -3,7 +3,8 @@
 // of the v2 socket in the EAL runtime directory):
 //
 //   /ioamfwd/stats       totals of the whole run: rx, tx, every drop reason
-//                        and IOAM event (zeros included), generation, forwarding
+//                        and IOAM event (zeros included), generation, forwarding,
+//                        neighbour discovery ("nd", as of the last 100 ms refresh)
 //   /ioamfwd/ports       per port: device, port id, the forwarder's rx/tx and
 //                        the device's rte_eth_stats
 //   /ioamfwd/namespaces  the IOAM namespaces by id (data, wide, schema)
@@ -20,6 +21,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "control/config.hpp"
@@ -48,6 +50,7 @@ public:
     /// A copy of the running configuration, taken under its lock.
     virtual Config telemetry_config() = 0;
     virtual std::vector<NeighborRow> telemetry_neighbors() { return {}; }
+    virtual std::vector<std::pair<std::string, uint64_t>> telemetry_nd_counters() { return {}; }
 };
 
 /// Registers the endpoints (once per process) and makes `source` answer them.

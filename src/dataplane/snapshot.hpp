@@ -142,6 +142,7 @@ public:
 
 private:
     rte_hash* neighbors_ = nullptr;
+    unsigned n_neighbors_ = 0;  // most configurations have none: skip the hash
     std::vector<NamespaceEntry> namespaces_;
     std::unique_ptr<uint16_t[]> ns_index_;  // 65536 entries: namespace id -> index + 1
 };

@@ -91,6 +91,7 @@ public:
     bool forwarding() const override { return fwd; }
     void set_forwarding(bool on) override { fwd = on; }
     void quit() override { quitted = true; }
+    std::string neighbors() override { return "NEIGHBORS\n"; }
 
     std::string yaml() const { return write_config(cfg); }
 
@@ -478,6 +479,9 @@ TEST(CommandsAppliance, ShowClearStartStopQuitHelp) {
     refused(api, "show port xstats eth7", "no port named 'eth7'");
     refused(api, "show port", "missing stats or xstats");
     EXPECT_EQ(run(api, "show stats"), "STATS\n");
+    EXPECT_EQ(run(api, "show neighbors"), "NEIGHBORS\n");
+    EXPECT_EQ(run(api, "show neighbours"), "NEIGHBORS\n");
+    refused(api, "show neighbors all", "unexpected 'all'");
     EXPECT_EQ(run(api, "clear stats"), "statistics cleared\n");
     EXPECT_EQ(api.clears, 1);
     refused(api, "clear counters", "only stats can be cleared");
