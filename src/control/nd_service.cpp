@@ -145,12 +145,20 @@ void NdService::send(rte_mbuf* m, uint16_t port) {
     }
 }
 
-// RFC 4861 §7.2.2: the source is an address of the outgoing port; the
-// link-local one for link-local targets (and on ports without another).
+// RFC 4861 §7.2.2: the source is an address of the outgoing port: the
+// link-local one for link-local targets (and on ports without another),
+// else one in the target's /64 if the port has one (what source address
+// selection would prefer), else the port's first address.
 void NdService::solicit(uint16_t port, const NdAddr& target, const NdMac* unicast) {
     const dp::PortView& pv = snap_->ports[port];
     if (!pv.active) return;
     const uint8_t* src = pv.has_addr && !is_link_local(target.data()) ? pv.addr : pv.link_local;
+    if (src != pv.link_local)
+        for (const auto& a : pv.addrs)
+            if (std::memcmp(a.data(), target.data(), 8) == 0) {
+                src = a.data();
+                break;
+            }
     rte_mbuf* m = rte_pktmbuf_alloc(pool_);
     if (!m) {
         ++sc_.no_mbuf;

@@ -29,7 +29,7 @@ using test::Bytes;
 constexpr const char* kYaml = R"(
 ports:
   - {name: a, device: net_null0, mac: 02:00:00:00:0a:01, addresses: [db01::fffe/64]}
-  - {name: b, device: net_null1, mac: 02:00:00:00:0b:01, addresses: [db02::fffe/64]}
+  - {name: b, device: net_null1, mac: 02:00:00:00:0b:01, addresses: [db02::fffe/64, db06::fffe/64]}
 routes:
   - {prefix: db03::/64, via: db02::3, port: b}
 neighbors:
@@ -171,6 +171,14 @@ TEST_F(NdDpTest, GatewayIsWhatIsSolicited) {
               test::hex(addr("db02::3")));
     EXPECT_EQ(test::hex(Bytes(out[0].bytes.begin() + 14 + 24, out[0].bytes.begin() + 14 + 40)),
               test::hex(addr("ff02::1:ff00:3")));
+}
+
+TEST_F(NdDpTest, SolicitationComesFromTheAddressInTheTargetsPrefix) {
+    in(0, echo("db06::4"));
+    std::vector<TxFrame> out = tick(0);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(test::hex(Bytes(out[0].bytes.begin() + 22, out[0].bytes.begin() + 38)),
+              test::hex(addr("db06::fffe")));
 }
 
 TEST_F(NdDpTest, SilenceEndsInAddressUnreachable) {
