@@ -19,6 +19,9 @@
 #include "dataplane/icmp6.hpp"
 #include "dp_env.hpp"
 
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
+
 namespace ioamfwd::testenv {
 namespace {
 
@@ -325,6 +328,52 @@ TEST_F(NdDpTest, OwnEchoReplyToAnUnresolvedHostIsNotAnswered) {
     EXPECT_EQ(counter("failed"), 1u);
     EXPECT_EQ(counter("unreachable_suppressed"), 1u);
     EXPECT_EQ(counter("unreachable_sent"), 0u);
+}
+
+// A removed entry's slot is reused only once every reader has passed a
+// quiescent state: a worker that found the key just before the removal
+// must still read that neighbour's MAC.
+TEST(NeighborCacheRcu, RemovedSlotWaitsForEveryReader) {
+    std::string err;
+    ASSERT_NE(DpEnv::init("dp_tests", err), nullptr) << err;
+    const size_t sz = rte_rcu_qsbr_get_memsize(1);
+    auto* qsv = static_cast<rte_rcu_qsbr*>(rte_zmalloc("nd_test_qsbr", sz, RTE_CACHE_LINE_SIZE));
+    ASSERT_NE(qsv, nullptr);
+    ASSERT_EQ(rte_rcu_qsbr_init(qsv, 1), 0);
+    ASSERT_EQ(rte_rcu_qsbr_thread_register(qsv, 0), 0);
+    rte_rcu_qsbr_thread_online(qsv, 0);
+    {
+        dp::NeighborCache cache;
+        ASSERT_TRUE(cache.init(8, qsv, err)) << err;
+        uint8_t a[16] = {0xdb, 0x02};
+        uint8_t mac[6] = {2, 0, 0, 0, 0, 0};
+        for (uint8_t i = 0; i < 8; ++i) {
+            a[15] = i;
+            mac[5] = i;
+            ASSERT_TRUE(cache.set(1, a, mac)) << int(i);
+        }
+        a[15] = 8;
+        EXPECT_FALSE(cache.set(1, a, mac)) << "full";
+        a[15] = 3;
+        cache.remove(1, a);
+        rte_ether_addr got;
+        EXPECT_FALSE(cache.lookup(1, a, got)) << "removed keys are not found";
+        a[15] = 9;
+        cache.tick();
+        EXPECT_FALSE(cache.set(1, a, mac)) << "slot reused before the reader was quiescent";
+        rte_rcu_qsbr_quiescent(qsv, 0);
+        cache.tick();
+        mac[5] = 9;
+        EXPECT_TRUE(cache.set(1, a, mac)) << "slot not reclaimed after the grace period";
+        ASSERT_TRUE(cache.lookup(1, a, got));
+        EXPECT_EQ(got.addr_bytes[5], 9);
+        a[15] = 4;
+        ASSERT_TRUE(cache.lookup(1, a, got));
+        EXPECT_EQ(got.addr_bytes[5], 4);
+    }
+    rte_rcu_qsbr_thread_offline(qsv, 0);
+    rte_rcu_qsbr_thread_unregister(qsv, 0);
+    rte_free(qsv);
 }
 
 }  // namespace
