@@ -215,6 +215,10 @@ bool Appliance::start_ports() {
             return false;
         }
         bindings_[i].mac = st.mac;
+        if (!st.allmulticast_error.empty())
+            spdlog::warn("port {} ({}): cannot enable all-multicast ({}): neighbour discovery "
+                         "may not see solicitations and advertisements to groups",
+                         pc.name, pc.device, st.allmulticast_error);
         spdlog::info("port {} = {} (port id {}), MTU {}{}, MAC {}{}", pc.name, pc.device,
                      st.port_id, pc.mtu, st.mtu_in_software ? " (enforced in software)" : "",
                      MacAddr{{st.mac.addr_bytes[0], st.mac.addr_bytes[1], st.mac.addr_bytes[2],

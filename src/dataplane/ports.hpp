@@ -24,6 +24,7 @@ struct PortState {
     rte_ether_addr mac{};  // the MAC the port answers to and sends from
     bool promiscuous = false;  // set when the device refused the configured MAC
     bool mtu_in_software = false;  // the device has no MTU setting (virtual devices)
+    std::string allmulticast_error;  // why all-multicast could not be enabled, if it could not
 };
 
 /// Find a port by its EAL device name ("net_pcap0", "0000:3b:00.0").
