@@ -67,9 +67,9 @@ void NdService::set_config(const NdConfig& cfg) {
     machine_.set_params(p);
 }
 
+// Also after a half-done init: whatever was created goes, before the EAL does.
 void NdService::shutdown() {
-    if (!up_) return;
-    machine_.clear();
+    if (up_) machine_.clear();
     channel_.shutdown();
     cache_.shutdown();
     up_ = false;
