@@ -26,6 +26,7 @@
 #include "control/console.hpp"
 #include "control/control_socket.hpp"
 #include "control/log_bridge.hpp"
+#include "control/nd_service.hpp"
 #include "control/rx_plan.hpp"
 #include "control/snapshot_builder.hpp"
 #include "control/stats_report.hpp"
@@ -94,6 +95,7 @@ public:
     bool forwarding() const override { return forwarding_.load(); }
     void set_forwarding(bool on) override;
     void quit() override { quit_ = true; }
+    std::string neighbors() override { return nd_.show(cfg_, ms_since(started_)); }
 
     // TelemetrySource (called on the telemetry thread)
     StatsTotals telemetry_totals() override { return whole_run_totals(); }
@@ -104,6 +106,10 @@ public:
     Config telemetry_config() override {
         std::lock_guard lock(cfg_mutex_);
         return cfg_;
+    }
+    std::vector<NeighborRow> telemetry_neighbors() override;
+    std::vector<std::pair<std::string, uint64_t>> telemetry_nd_counters() override {
+        return nd_.counter_view();
     }
 
 private:
@@ -131,6 +137,7 @@ private:
     rte_mempool* pool_ = nullptr;
     dp::SnapshotSlot slot_;  // owns the live snapshot
     dp::ExportRing export_ring_;
+    NdService nd_;  // after slot_: its cache reclaims through slot_'s QSBR variable
     TraceExporter exporter_;
     bool exporting_ = false;
     std::vector<std::string> port_names_;  // by port id, for export records
@@ -144,6 +151,7 @@ private:
     std::atomic<bool> forwarding_{true};
     bool quit_ = false;
     Clock::time_point started_;
+    std::vector<std::pair<std::string, uint64_t>> run_nd_counters_;
 
     // Control loop state.
     Console console_;
@@ -218,6 +226,10 @@ bool Appliance::start_ports() {
             return false;
         }
         bindings_[i].mac = st.mac;
+        if (!st.allmulticast_error.empty())
+            spdlog::warn("port {} ({}): cannot enable all-multicast ({}): neighbour discovery "
+                         "may not see solicitations and advertisements to groups",
+                         pc.name, pc.device, st.allmulticast_error);
         spdlog::info("port {} = {} (port id {}), MTU {}{}, MAC {}{}", pc.name, pc.device,
                      st.port_id, pc.mtu, st.mtu_in_software ? " (enforced in software)" : "",
                      MacAddr{{st.mac.addr_bytes[0], st.mac.addr_bytes[1], st.mac.addr_bytes[2],
@@ -339,6 +351,7 @@ bool Appliance::apply(Config next, std::string& err) {
     slot_.publish(std::move(snap));  // the previous snapshot is freed here
     const auto t2 = Clock::now();
     generation_.store(gen);
+    nd_.set_config(next.nd);
     {
         std::lock_guard lock(cfg_mutex_);
         cfg_ = std::move(next);
@@ -431,7 +444,13 @@ std::vector<LcoreStats> Appliance::lcore_stats(bool since_clear) const {
 }
 
 std::string Appliance::stats() {
-    return format_lcore_stats(lcore_stats(true), forwarding_.load(), generation_.load());
+    std::string s = format_lcore_stats(lcore_stats(true), forwarding_.load(), generation_.load());
+    // The control thread's neighbour discovery, whole run (not per lcore).
+    std::string nd;
+    for (const auto& [name, v] : nd_.counter_list())
+        if (v) nd += " " + name + " " + std::to_string(v);
+    if (!nd.empty()) s += "nd (control thread, whole run):" + nd + "\n";
+    return s;
 }
 
 void Appliance::clear_stats() {
@@ -502,8 +521,25 @@ bool Appliance::run_cmdline_file() {
     return true;
 }
 
+std::vector<NeighborRow> Appliance::telemetry_neighbors() {
+    std::vector<NeighborRow> rows;
+    {
+        std::lock_guard lock(cfg_mutex_);
+        for (const NeighborConfig& n : cfg_.neighbors)
+            rows.push_back({n.address.to_string(), n.port, n.mac.to_string(), "PERMANENT", true});
+    }
+    for (const NdEntryView& e : nd_.view())
+        rows.push_back({nd_addr_text(e.addr.data()), nd_.port_name(e.port),
+                        e.has_mac ? nd_mac_text(e.mac) : std::string(), nd_state_name(e.state),
+                        false});
+    return rows;
+}
+
 void Appliance::periodic() {
     if (exporting_) exporter_.drain(export_ring_, port_names_);
+    // The control thread does not read snapshots under QSBR: the only one
+    // that frees them (publish) runs on this thread.
+    nd_.poll(*slot_.acquire(), ms_since(started_));
     if (g_reload_signal) {
         g_reload_signal = 0;
         std::string message;
@@ -589,6 +625,8 @@ void Appliance::prepare_workers() {
         wc->idle_polls = opts_.idle_polls;
         for (const RxAssignment& a : plan_.workers[w].rx)
             wc->rx.push_back({bindings_[a.port].port_id, a.queue});
+        wc->neighbors = &nd_.cache();
+        wc->nd = &nd_.channel();
         worker_cfgs_.push_back(std::move(wc));
     }
 }
@@ -602,6 +640,9 @@ void Appliance::shutdown_and_report(bool forwarded) {
     socket_.close();
     stop_.store(true, std::memory_order_relaxed);
     rte_eal_mp_wait_lcore();
+    // Held packets and queued frames go back to the pool before it is counted.
+    run_nd_counters_ = nd_.counter_list();
+    nd_.shutdown();
     for (const auto& b : bindings_) dp::stop_port(b.port_id);
     if (exporting_) {
         exporter_.drain(export_ring_, port_names_);
@@ -618,6 +659,7 @@ void Appliance::shutdown_and_report(bool forwarded) {
     run.exporting = exporting_;
     run.export_written = exporter_.written();
     run.export_lost = exporter_.lost();
+    run.nd = run_nd_counters_;
     const std::vector<LcoreStats> lcores = lcore_stats(false);
     std::fputs(format_summary(totals, labels_, run, lcores).c_str(), stdout);
     std::fflush(stdout);
@@ -660,7 +702,11 @@ int Appliance::run(int argc, char** argv) {
     bool ports_up = false;
     std::string err;
     if (find_worker_lcores() && bind_ports() && (ports_up = start_ports()) &&
-        slot_.init(unsigned(worker_lcores_.size()), err) && open_export(err)) {
+        slot_.init(unsigned(worker_lcores_.size()), err) && open_export(err) &&
+        nd_.init(unsigned(worker_lcores_.size()), cfg_.nd, pool_, slot_.qsbr(), err)) {
+        std::vector<std::pair<uint16_t, std::string>> names;
+        for (const auto& b : bindings_) names.emplace_back(b.port_id, b.name);
+        nd_.set_port_names(std::move(names));
         auto snap = build_snapshot(cfg_, bindings_, generation_.load() + 1, err);
         if (snap) {
             slot_.publish(std::move(snap));
@@ -700,9 +746,11 @@ int Appliance::run(int argc, char** argv) {
         telemetry_detach();
         stop_.store(true);
         rte_eal_mp_wait_lcore();
+        nd_.shutdown();
         if (ports_up)
             for (const auto& b : bindings_) dp::stop_port(b.port_id);
     }
+    nd_.shutdown();
     slot_.shutdown();
     export_ring_.shutdown();
     if (pool_) rte_mempool_free(pool_);

@@ -134,10 +134,21 @@ struct LcoreConfig {
     Mark mark;
 };
 
+/// Neighbour discovery of next hops (RFC 4861 §10 defaults).
+struct NdConfig {
+    uint32_t reachable_ms = 30000;  // REACHABLE_TIME: how long a confirmation lasts
+    uint32_t retrans_ms = 1000;     // RETRANS_TIMER: between solicitations
+    uint32_t max_solicit = 3;       // MAX_MULTICAST_SOLICIT and MAX_UNICAST_SOLICIT
+    uint32_t queue_per_neighbor = 3;  // packets held per unresolved neighbour
+    uint32_t max_entries = 1024;      // neighbour cache size (fixed at start)
+    uint32_t gc_stale_s = 60;         // unused STALE entries are removed after this
+};
+
 struct Config {
     std::string source;  // file name the config came from (for messages)
     NodeConfig node;
     IcmpConfig icmp;
+    NdConfig nd;
     std::vector<PortConfig> ports;
     std::vector<NamespaceConfig> namespaces;
     std::vector<SchemaConfig> schemas;

@@ -246,6 +246,7 @@ public:
 private:
     void read_node(const Field& field);
     void read_icmp(const Field& field);
+    void read_nd(const Field& field);
     void read_ports(const Field& field);
     PortConfig read_port(const Field& entry);
     void read_port_addresses(const Field& field, PortConfig& port);
@@ -280,12 +281,13 @@ Config Loader::load(const YAML::Node& root) {
     Field top{YAML::Node(), root, ""};
     if (!root.IsMap())
         throw YamlError{top.mark(), "the top level must be a mapping of sections (node, ports, "
-                                    "icmp, namespaces, schemas, routes, neighbors, lcores), got " +
+                                    "icmp, nd, namespaces, schemas, routes, neighbors, lcores), got " +
                                         yaml::kind_name(root)};
-    MapReader sections(top, {"node", "icmp", "ports", "namespaces", "schemas", "routes",
+    MapReader sections(top, {"node", "icmp", "nd", "ports", "namespaces", "schemas", "routes",
                              "neighbors", "lcores"});
     if (auto f = sections.optional("node")) read_node(*f);
     if (auto f = sections.optional("icmp")) read_icmp(*f);
+    if (auto f = sections.optional("nd")) read_nd(*f);
     read_ports(sections.required("ports"));
     if (auto f = sections.optional("schemas")) read_schemas(*f);
     if (auto f = sections.optional("namespaces")) read_namespaces(*f);
@@ -310,6 +312,28 @@ void Loader::read_icmp(const Field& field) {
     if (auto f = map.optional("rate")) config_.icmp.rate = uint32_t(yaml::read_uint(*f, 0, 1000000));
     if (auto f = map.optional("burst"))
         config_.icmp.burst = uint32_t(yaml::read_uint(*f, 1, 1000000));
+}
+
+// Bounds keep the timers meaningful (a solicitation every 100 ms at most,
+// state lasting at most a day) and the held packets and cache within what
+// a small mbuf pool and EAL heap can give.
+void Loader::read_nd(const Field& field) {
+    if (field.is_null()) return;
+    MapReader map(field, {"reachable_ms", "retrans_ms", "max_solicit", "queue_per_neighbor",
+                          "max_entries", "gc_stale_s"});
+    NdConfig& nd = config_.nd;
+    if (auto f = map.optional("reachable_ms"))
+        nd.reachable_ms = uint32_t(yaml::read_uint(*f, 1000, 86400000));
+    if (auto f = map.optional("retrans_ms"))
+        nd.retrans_ms = uint32_t(yaml::read_uint(*f, 100, 60000));
+    if (auto f = map.optional("max_solicit"))
+        nd.max_solicit = uint32_t(yaml::read_uint(*f, 1, 10));
+    if (auto f = map.optional("queue_per_neighbor"))
+        nd.queue_per_neighbor = uint32_t(yaml::read_uint(*f, 1, 64));
+    if (auto f = map.optional("max_entries"))
+        nd.max_entries = uint32_t(yaml::read_uint(*f, 8, 1048576));
+    if (auto f = map.optional("gc_stale_s"))
+        nd.gc_stale_s = uint32_t(yaml::read_uint(*f, 1, 86400));
 }
 
 void Loader::read_ports(const Field& field) {

@@ -124,6 +124,13 @@ std::string write_config(const Config& cfg) {
     y += "icmp:\n";
     y += "  rate: " + std::to_string(cfg.icmp.rate) + "\n";
     y += "  burst: " + std::to_string(cfg.icmp.burst) + "\n";
+    y += "nd:\n";
+    y += "  reachable_ms: " + std::to_string(cfg.nd.reachable_ms) + "\n";
+    y += "  retrans_ms: " + std::to_string(cfg.nd.retrans_ms) + "\n";
+    y += "  max_solicit: " + std::to_string(cfg.nd.max_solicit) + "\n";
+    y += "  queue_per_neighbor: " + std::to_string(cfg.nd.queue_per_neighbor) + "\n";
+    y += "  max_entries: " + std::to_string(cfg.nd.max_entries) + "\n";
+    y += "  gc_stale_s: " + std::to_string(cfg.nd.gc_stale_s) + "\n";
 
     y += "ports:\n";
     for (const PortConfig& p : cfg.ports) write_port(y, p);

@@ -71,6 +71,10 @@ std::string format_summary(const StatsTotals& t, const std::vector<PortLabel>& p
     if (run.exporting)
         s += fmt::format("  trace export: {} written, {} lost by the writer\n", run.export_written,
                          run.export_lost);
+    std::string nd;
+    for (const auto& [name, v] : run.nd)
+        if (v) nd += fmt::format(" {} {}", name, v);
+    if (!nd.empty()) s += "  nd:" + nd + "\n";
     s += fmt::format("  mbufs in use at exit: {}\n", run.mbufs_in_use);
     return s;
 }
@@ -96,6 +100,9 @@ std::string format_json(const StatsTotals& t, const std::vector<PortLabel>& port
     for (unsigned i = 0; i < dp::kIcmpEventCount; ++i)
         s += fmt::format("{}\"{}\": {}", i ? ", " : "", dp::icmp_event_name(dp::IcmpEvent(i)),
                          t.icmp[i]);
+    s += "},\n \"nd\": {";
+    for (size_t i = 0; i < run.nd.size(); ++i)
+        s += fmt::format("{}\"{}\": {}", i ? ", " : "", run.nd[i].first, run.nd[i].second);
     s += fmt::format("}},\n \"export\": {{\"written\": {}, \"lost\": {}}},", run.export_written,
                      run.export_lost);
     s += fmt::format("\n \"rx_bursts\": {}, \"rx_full_bursts\": {}", t.rx_bursts,

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dataplane/worker_stats.hpp"
@@ -53,6 +54,7 @@ struct RunInfo {
     bool exporting = false;
     uint64_t export_written = 0;  // JSON lines written by the exporter
     uint64_t export_lost = 0;     // lines no reader got (write failure, slow socket client)
+    std::vector<std::pair<std::string, uint64_t>> nd;  // the control thread's ND counters
 };
 
 /// `lcores`: one line per worker lcore when there is more than one.

@@ -70,6 +70,12 @@ int tel_stats(const char*, const char*, rte_tel_data* d) {
     add_entry(d, "drops", drops);
     add_entry(d, "ioam", ioam);
     add_entry(d, "icmp", icmp);
+    if (rte_tel_data* nd = rte_tel_data_alloc()) {
+        rte_tel_data_start_dict(nd);
+        for (const auto& [name, v] : g_source->telemetry_nd_counters())
+            rte_tel_data_add_dict_u64(nd, name.c_str(), v);
+        add_entry(d, "nd", nd);
+    }
     return 0;
 }
 
@@ -209,6 +215,31 @@ int tel_routes(const char*, const char* params, rte_tel_data* d) {
     return 0;
 }
 
+int tel_neighbors(const char*, const char* params, rte_tel_data* d) {
+    const long offset = page_offset(params);
+    if (offset < 0) return -1;
+    std::vector<NeighborRow> rows;
+    {
+        std::lock_guard lock(g_mutex);
+        if (!g_source) return -1;
+        rows = g_source->telemetry_neighbors();
+    }
+    rte_tel_data_start_dict(d);
+    for (size_t i = size_t(offset); i < rows.size() && i < size_t(offset) + kTelemetryPage; ++i) {
+        const NeighborRow& r = rows[i];
+        rte_tel_data* c = rte_tel_data_alloc();
+        if (!c) return -1;
+        rte_tel_data_start_dict(c);
+        rte_tel_data_add_dict_string(c, "address", r.address.c_str());
+        rte_tel_data_add_dict_string(c, "port", r.port.c_str());
+        if (!r.lladdr.empty()) rte_tel_data_add_dict_string(c, "lladdr", r.lladdr.c_str());
+        rte_tel_data_add_dict_string(c, "state", r.state.c_str());
+        rte_tel_data_add_dict_string(c, "kind", r.is_static ? "static" : "dynamic");
+        add_entry(d, std::to_string(i), c);
+    }
+    return 0;
+}
+
 }  // namespace
 
 void telemetry_attach(TelemetrySource* source) {
@@ -226,6 +257,9 @@ void telemetry_attach(TelemetrySource* source) {
                                    "IOAM namespaces, 32 per reply. Parameter: offset");
         rte_telemetry_register_cmd("/ioamfwd/routes", tel_routes,
                                    "Routes then connected prefixes, 32 per reply. Parameter: offset");
+        rte_telemetry_register_cmd("/ioamfwd/neighbors", tel_neighbors,
+                                   "Static then discovered neighbours, 32 per reply. "
+                                   "Parameter: offset");
     });
     std::lock_guard lock(g_mutex);
     g_source = source;

@@ -152,6 +152,13 @@ bool start_port(const PortSpec& spec, uint16_t n_txq, rte_mempool* pool, PortSta
         rte_eth_macaddr_get(port, &state.mac);
     }
 
+    // Solicited-node and all-nodes groups must reach the appliance. Devices
+    // without a multicast filter (virtual ones) pass them anyway; a device
+    // that refuses is still usable with static neighbours, so it is reported,
+    // not fatal.
+    rc = rte_eth_allmulticast_enable(port);
+    if (rc != 0 && rc != -ENOTSUP) state.allmulticast_error = errstr(rc);
+
     rc = rte_eth_dev_start(port);
     if (rc != 0) {
         err = "cannot start: " + errstr(rc);

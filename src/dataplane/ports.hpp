@@ -30,6 +30,7 @@ struct PortState {
     uint64_t rss_hf = 0;
     std::string driver;  // "net_pcap", "net_af_packet", "net_ice", ...
     uint16_t device_rx_queues = 0;  // what the device offers (max_rx_queues)
+    std::string allmulticast_error;  // why all-multicast could not be enabled, if it could not
 };
 
 /// Find a port by its EAL device name ("net_pcap0", "0000:3b:00.0").

@@ -91,6 +91,7 @@ public:
     bool forwarding() const override { return fwd; }
     void set_forwarding(bool on) override { fwd = on; }
     void quit() override { quitted = true; }
+    std::string neighbors() override { return "NEIGHBORS\n"; }
 
     std::string yaml() const { return write_config(cfg); }
 
@@ -478,6 +479,9 @@ TEST(CommandsAppliance, ShowClearStartStopQuitHelp) {
     refused(api, "show port xstats eth7", "no port named 'eth7'");
     refused(api, "show port", "missing stats or xstats");
     EXPECT_EQ(run(api, "show stats"), "STATS\n");
+    EXPECT_EQ(run(api, "show neighbors"), "NEIGHBORS\n");
+    EXPECT_EQ(run(api, "show neighbours"), "NEIGHBORS\n");
+    refused(api, "show neighbors all", "unexpected 'all'");
     EXPECT_EQ(run(api, "clear stats"), "statistics cleared\n");
     EXPECT_EQ(api.clears, 1);
     refused(api, "clear counters", "only stats can be cleared");
@@ -548,6 +552,8 @@ TEST(CommandsConfig, WriterQuotesWhatYamlWouldMisread) {
 TEST(CommandsConfig, EveryKeySurvivesTheRoundTrip) {
     const char* every = R"(node: {id: 0x123456, id_wide: 0x00abcdef01234567}
 icmp: {rate: 7, burst: 9}
+nd: {reachable_ms: 15000, retrans_ms: 250, max_solicit: 5, queue_per_neighbor: 7,
+     max_entries: 99, gc_stale_s: 33}
 ports:
   - name: p0
     device: "0000:3b:00.0"
@@ -584,6 +590,12 @@ lcores:
     EXPECT_EQ(b.node.id_wide, 0x00abcdef01234567ull);
     EXPECT_EQ(b.icmp.rate, 7u);
     EXPECT_EQ(b.icmp.burst, 9u);
+    EXPECT_EQ(b.nd.reachable_ms, 15000u);
+    EXPECT_EQ(b.nd.retrans_ms, 250u);
+    EXPECT_EQ(b.nd.max_solicit, 5u);
+    EXPECT_EQ(b.nd.queue_per_neighbor, 7u);
+    EXPECT_EQ(b.nd.max_entries, 99u);
+    EXPECT_EQ(b.nd.gc_stale_s, 33u);
     ASSERT_EQ(b.ports.size(), 2u);
     const PortConfig& p = b.ports[0];
     EXPECT_EQ(p.name, "p0");
