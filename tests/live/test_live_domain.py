@@ -15,7 +15,10 @@ Porthos transit, Aramis decap), beta -> alpha on the plain return path; the
 echo replies of beta's pings cross the domain again.
 
 Two ioamfwd processes share the machine, each with its worker on another
-CPU (busy polling), so pings are slow: waits are generous.
+CPU (polling, napping when idle), so pings may be slow: waits are generous.
+The domain runs twice: with the config files' static neighbours (and
+permanent entries on Porthos and the hosts), and with none anywhere, every
+link resolved by Neighbor Discovery.
 """
 
 import dataclasses
@@ -81,6 +84,7 @@ def probe_linux_ioam():
 class DomainRun:
     there: livenet.PingResult       # alpha -> beta
     back: livenet.PingResult        # beta -> alpha
+    static: bool                    # static neighbours (else ND)
     too_big: livenet.PingResult     # alpha -> beta, 1500 octets
     learned: str                    # alpha's ip -6 route get db03::2 then
     fits: livenet.PingResult        # alpha -> beta, 1420 octets
@@ -161,16 +165,24 @@ def build_and_run(lab: livenet.Lab, static: bool) -> DomainRun:
                             pmtudisc="do", wait=10)
     athos_stats = athos_app.stop()
     aramis_stats = aramis_app.stop()
-    return DomainRun(there, back, too_big, learned, fits, athos_stats,
+    return DomainRun(there, back, static, too_big, learned, fits, athos_stats,
                      aramis_stats, aramis_app.export(), athos_app, aramis_app)
 
 
-@pytest.fixture(scope="module", params=["static"])
-def domain(module_lab, request):
+@pytest.fixture(scope="module", params=["static", "discovered"])
+def domain(tmp_path_factory, request):
+    """The domain, run once per neighbour mode: ``static`` (every node and
+    host has permanent entries for its neighbours, as the config files do)
+    or ``discovered`` (no entry anywhere: Neighbor Discovery on every link,
+    ioamfwd resolving its next hops itself)."""
+    why = livenet.probe()
+    if why:
+        pytest.skip(f"live tests skipped: {why}")
     why = probe_linux_ioam()
     if why:
         pytest.skip(f"Linux Porthos unavailable: {why}")
-    return build_and_run(module_lab, request.param == "static")
+    with livenet.Lab(tmp_path_factory.mktemp(f"domain-{request.param}")) as lab:
+        yield build_and_run(lab, request.param == "static")
 
 
 def test_pings_cross_the_domain_both_ways(domain):
@@ -239,3 +251,9 @@ def test_appliances_counted_the_tunnel(domain):
         drops = livenet.nonzero(st, "drops")
         allowed = {"multicast"} | ({"ioam_mtu_exceeded"} if name == "athos" else set())
         assert set(drops) <= allowed, f"{name} drops {drops}"
+        if not domain.static:
+            # Each resolved both its neighbours (alpha and Linux Porthos,
+            # Linux Porthos and beta) by Neighbor Discovery.
+            icmp = st["icmp"]
+            learnt = icmp["nd_advert_received"] + icmp["nd_solicit_learnt"]
+            assert learnt >= 2, f"{name} did not resolve its neighbours: {icmp}"

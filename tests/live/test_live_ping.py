@@ -30,6 +30,7 @@ EXPECTED_DROPS = {"multicast"}
 NEIGHBOUR_MODES = {            # (appliance static, hosts static)
     "static": (True, True),
     "hosts-discover": (True, False),
+    "discovered": (False, False),
 }
 
 
@@ -40,6 +41,7 @@ def test_hosts_ping_each_other(lab, neighbours):
                             host_neighbors=hosts_static)
     there = net.h1.ping_until(H2, count=5, interval=0.2)
     back = net.h2.ping_until(H1, count=5, interval=0.2)
+    table = net.app.ctl("show neighbors")[0]
     stats = net.app.stop()
     assert there.transmitted == 5 and there.received == 5, (
         f"h1 -> h2 lost replies\n{there.describe()}\n{net.app.describe()}")
@@ -53,14 +55,30 @@ def test_hosts_ping_each_other(lab, neighbours):
     assert ports["eth0"]["tx"] >= 10 and ports["eth1"]["tx"] >= 10, ports
     drops = livenet.nonzero(stats, "drops")
     assert set(drops) <= EXPECTED_DROPS, f"unexpected drops {drops}"
-    if not hosts_static:
+    if appliance_static and not hosts_static:
+        # Nothing but the hosts' solicitations can have taught them.
         assert stats["icmp"]["nd_advert"] >= 2, (
             f"both hosts should have solicited the appliance: {stats['icmp']}")
+    if not appliance_static:
+        # The appliance learnt both hosts: from their solicitations or from
+        # the advertisements answering its own.
+        icmp = stats["icmp"]
+        learnt = icmp["nd_advert_received"] + icmp["nd_solicit_learnt"]
+        assert learnt >= 2, f"the appliance did not resolve both hosts: {icmp}"
+        for addr, port, mac in ((H1, "eth0", livenet.H1_MAC),
+                                (H2, "eth1", livenet.H2_MAC)):
+            assert any(ln.startswith(f"{addr} dev {port} lladdr {mac} ")
+                       and "dynamic" in ln for ln in table), (
+                f"no learnt entry {addr} {mac} on {port}: {table}")
+    if not hosts_static:
         for h, gw, mac in ((net.h1, RTR_ETH0, livenet.RTR_ETH0_MAC),
                            (net.h2, RTR_ETH1, livenet.RTR_ETH1_MAC)):
             neigh = h.ip("-6", "neigh", "show", gw).stdout
-            assert re.search(rf"lladdr {mac} router", neigh), (
-                f"{h.name}: {neigh!r} (NA with the Router flag expected)")
+            assert f"lladdr {mac}" in neigh, f"{h.name}: {neigh!r}"
+            if appliance_static:
+                # learnt from the appliance's NA, which has the Router flag
+                assert re.search(rf"lladdr {mac} router", neigh), (
+                    f"{h.name}: {neigh!r}")
 
 
 def test_ping_appliance_addresses(lab):
