@@ -70,6 +70,19 @@ def test_destination_unreachable_no_route(net):
         for e in res.errors), res.describe()
 
 
+def test_destination_unreachable_address(net):
+    """db02::99 is on-link behind eth1 but nobody owns it: the appliance
+    solicits it (Neighbor Discovery: 3 solicitations 1 s apart), gives up
+    and answers the held packet with Destination Unreachable code 3
+    (address unreachable)."""
+    res = net.h1.ping("db02::99", count=1, wait=8)
+    assert res.received == 0, res.describe()
+    assert res.errors and all(
+        e.startswith(f"From {RTR_ETH0} ")
+        and "Destination unreachable: Address unreachable" in e
+        for e in res.errors), res.describe()
+
+
 def test_packet_too_big(net):
     """1452 octets of echo data (a 1500-octet packet) with DF semantics
     (-M do): Packet Too Big with mtu=1400 from db01::2, h1's route cache
