@@ -574,6 +574,82 @@ def _cleanup_leftovers() -> None:
 
 
 # ---------------------------------------------------------------------------
+# TCP: a server that reads until EOF and answers with the length and SHA-256
+# of what it got; a client that sends random octets and prints its own.
+
+_TCP_SERVER = r"""
+import hashlib, socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::", 5001)); s.listen(1); s.settimeout(90)
+print("ready", flush=True)
+c, _ = s.accept(); c.settimeout(90)
+h, n = hashlib.sha256(), 0
+while True:
+    b = c.recv(65536)
+    if not b:
+        break
+    h.update(b); n += len(b)
+c.sendall(f"{n} {h.hexdigest()}".encode()); c.close()
+"""
+
+_TCP_CLIENT = r"""
+import hashlib, os, socket, sys
+data = os.urandom(int(sys.argv[2]))
+c = socket.create_connection((sys.argv[1], 5001), timeout=90)
+c.sendall(data); c.shutdown(socket.SHUT_WR)
+reply = b""
+while True:
+    b = c.recv(4096)
+    if not b:
+        break
+    reply += b
+print(f"{len(data)} {hashlib.sha256(data).hexdigest()}")
+print(reply.decode())
+"""
+
+
+@dataclasses.dataclass
+class TcpResult:
+    sent: str            # "LENGTH SHA256" of what the client sent
+    received: str        # the same, as the server counted it
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.sent) and self.sent == self.received
+
+    def describe(self) -> str:
+        return (f"client sent {self.sent!r}, server received "
+                f"{self.received!r}\n{self.detail}")
+
+
+def tcp_transfer(lab: Lab, server: Netns, client: Netns, addr: str,
+                 nbytes: int, timeout: float = 120.0) -> TcpResult:
+    """``nbytes`` random octets from ``client`` to ``server`` (at ``addr``,
+    port 5001) over one TCP connection."""
+    srv = subprocess.Popen(server.exec_argv([PY, "-c", _TCP_SERVER]),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    lab.procs.append(srv)
+    if srv.stdout.readline().strip() != "ready":
+        return TcpResult("", "", f"server did not start: {srv.stderr.read()}")
+    cli = client.run([PY, "-c", _TCP_CLIENT, addr, str(nbytes)], check=False,
+                     timeout=timeout)
+    try:
+        out, err = srv.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        srv.kill()
+        out, err = srv.communicate()
+    lines = cli.stdout.splitlines()
+    sent = lines[0] if lines else ""
+    received = lines[1] if len(lines) > 1 else out.strip()
+    return TcpResult(sent, received,
+                     f"client exit {cli.returncode}: {cli.stderr[-2000:]}\n"
+                     f"server exit {srv.returncode}: {out} {err[-2000:]}")
+
+
+# ---------------------------------------------------------------------------
 # the two-host router of most tests
 
 H1_MAC, H2_MAC = "02:00:00:00:00:01", "02:00:00:00:00:04"

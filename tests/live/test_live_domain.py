@@ -88,6 +88,7 @@ class DomainRun:
     too_big: livenet.PingResult     # alpha -> beta, 1500 octets
     learned: str                    # alpha's ip -6 route get db03::2 then
     fits: livenet.PingResult        # alpha -> beta, 1420 octets
+    tcp: livenet.TcpResult          # 1 MB alpha -> beta
     athos: dict                     # stats
     aramis: dict
     export: list
@@ -163,9 +164,14 @@ def build_and_run(lab: livenet.Lab, static: bool) -> DomainRun:
     learned = alpha.ip("-6", "route", "get", BETA).stdout
     fits = alpha.ping_until(BETA, count=2, size=MTU_INSIDE - 48,
                             pmtudisc="do", wait=10)
+    # TCP through the tunnel: alpha's segments get the IOAM trace and must
+    # fit in 1420 octets (alpha learnt it above), beta's ACKs come back on
+    # the plain path.
+    alpha.ip("-6", "route", "flush", "cache")
+    tcp = livenet.tcp_transfer(lab, beta, alpha, BETA, 1 << 20)
     athos_stats = athos_app.stop()
     aramis_stats = aramis_app.stop()
-    return DomainRun(there, back, static, too_big, learned, fits, athos_stats,
+    return DomainRun(there, back, static, too_big, learned, fits, tcp, athos_stats,
                      aramis_stats, aramis_app.export(), athos_app, aramis_app)
 
 
@@ -210,9 +216,21 @@ def test_tunnel_overhead_packet_too_big(domain):
     assert domain.athos["drops"]["ioam_mtu_exceeded"] >= 1, domain.athos["drops"]
 
 
+def test_tcp_crosses_the_tunnel(domain):
+    """1 MB over TCP from alpha to beta arrives intact: alpha's kernel
+    starts with 1500-octet segments (its route cache was flushed), Athos
+    answers Packet Too Big for the tunnel overhead, TCP shrinks its
+    segments and every one then crosses Athos, Porthos and Aramis."""
+    assert domain.tcp.ok, f"{domain.tcp.describe()}\n{domain.describe()}"
+    assert domain.athos["icmp"]["icmp_packet_too_big"] >= 2, (
+        "Packet Too Big for the 1452-octet ping and for TCP's first full "
+        f"segments expected: {domain.athos['icmp']}")
+
+
 def test_aramis_exports_all_three_nodes(domain):
     """One "decap" record per packet alpha sent towards beta (its echo
-    requests, its echo replies and the full-size echo requests), each with Athos's, Linux Porthos's and
+    requests, its echo replies, the full-size echo requests and its TCP
+    segments), each with Athos's, Linux Porthos's and
     Aramis's node data in path order, hop limits descending."""
     recs = domain.export
     want = (domain.there.received + domain.back.received

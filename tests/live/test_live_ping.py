@@ -96,58 +96,14 @@ def test_ping_appliance_addresses(lab):
     assert stats["icmp"]["icmp_echo_reply"] >= 9, stats["icmp"]
 
 
-# A TCP server (in h2) that reads until EOF and answers with the length and
-# SHA-256 of what it got; the client (in h1) sends random octets and checks.
-TCP_SERVER = r"""
-import hashlib, socket, sys
-s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("::", 5001)); s.listen(1); s.settimeout(60)
-print("ready", flush=True)
-c, _ = s.accept(); c.settimeout(60)
-h, n = hashlib.sha256(), 0
-while True:
-    b = c.recv(65536)
-    if not b:
-        break
-    h.update(b); n += len(b)
-c.sendall(f"{n} {h.hexdigest()}".encode()); c.close()
-"""
-
-TCP_CLIENT = r"""
-import hashlib, os, socket, sys
-data = os.urandom(int(sys.argv[2]))
-c = socket.create_connection((sys.argv[1], 5001), timeout=60)
-c.sendall(data); c.shutdown(socket.SHUT_WR)
-reply = b""
-while True:
-    b = c.recv(4096)
-    if not b:
-        break
-    reply += b
-print(f"{len(data)} {hashlib.sha256(data).hexdigest()}")
-print(reply.decode())
-"""
-
-
 def test_tcp_transfer(lab):
     """2 MB over TCP from h1 to h2 arrive intact: full-size segments one
     way, ACKs the other, real checksums (the hosts compute them: tx offload
     is off on their veths)."""
     net = livenet.two_hosts(lab)
-    server = subprocess.Popen(net.h2.exec_argv([livenet.PY, "-c", TCP_SERVER]),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
-    lab.procs.append(server)
-    assert server.stdout.readline().strip() == "ready", server.stderr.read()
-    client = net.h1.run([livenet.PY, "-c", TCP_CLIENT, H2, str(2 << 20)],
-                        check=False, timeout=120)
-    out, err = server.communicate(timeout=60)
+    res = livenet.tcp_transfer(lab, net.h2, net.h1, H2, 2 << 20)
     stats = net.app.stop()
-    assert client.returncode == 0 and server.returncode == 0, (
-        f"client: {client.stdout}{client.stderr}\nserver: {out}{err}")
-    sent, received = client.stdout.split("\n")[:2]
-    assert sent == received, f"sent {sent}, h2 received {received}"
+    assert res.ok, res.describe()
     assert stats["ports"]["eth1"]["tx"] > (2 << 20) // 1500, stats["ports"]
     drops = livenet.nonzero(stats, "drops")
     assert set(drops) <= EXPECTED_DROPS, f"unexpected drops {drops}"
