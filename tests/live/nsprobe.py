@@ -16,6 +16,9 @@ command prints one JSON object as its last line of output.
       Reads the UDP datagrams of those flows arriving on IFACE (AF_PACKET)
       until EXPECTED arrived or SECONDS passed; prints "ready" once
       listening, then per flow the sequence numbers in arrival order.
+  capture IFACE SECONDS EXPECTED
+      Incoming IPv6 frames (hex) until EXPECTED echo requests (with or
+      without a Hop-by-Hop header) arrived or SECONDS passed.
 """
 
 import json
@@ -159,6 +162,33 @@ def udp_recv(iface, flows, seconds, expected):
     return {"received": got, "bad": bad, "seqs": seqs}
 
 
+def capture(iface, seconds, expected):
+    """Incoming IPv6 frames on IFACE for up to SECONDS, or until EXPECTED
+    echo requests arrived; prints "ready" once listening."""
+    seconds, expected = float(seconds), int(expected)
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x86DD))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    s.bind((iface, 0x86DD))
+    s.settimeout(0.2)
+    print("ready", flush=True)
+    frames, requests = [], 0
+    deadline = time.time() + seconds
+    while requests < expected and time.time() < deadline:
+        try:
+            data, addr = s.recvfrom(65535)
+        except socket.timeout:
+            continue
+        if addr[2] == socket.PACKET_OUTGOING:
+            continue
+        frames.append(data.hex())
+        # an echo request, wherever its ICMPv6 header is: type 128 right
+        # after the IPv6 header or after a Hop-by-Hop header
+        ip = data[14:]
+        if (ip[6] == 58 and ip[40:41] == b"\x80") or ip[6] == 0:
+            requests += 1
+    return {"frames": frames}
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "flood":
@@ -167,6 +197,8 @@ def main():
         out = udp_send(*args)
     elif cmd == "udp-recv":
         out = udp_recv(*args)
+    elif cmd == "capture":
+        out = capture(*args)
     else:
         raise SystemExit(f"unknown command {cmd}")
     print(json.dumps(out), flush=True)

@@ -22,7 +22,9 @@ link resolved by Neighbor Discovery.
 """
 
 import dataclasses
+import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,7 @@ from livenet import Port
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO / "config"
+NSPROBE = Path(__file__).resolve().parent / "nsprobe.py"
 
 ALPHA, BETA = "db01::1", "db03::2"
 ALPHA_MAC, BETA_MAC = "02:00:00:00:00:01", "02:00:00:00:00:04"
@@ -53,9 +56,10 @@ EXPECTED_HOPS = [
 ]
 
 
-def live_config(name: str, static_neighbors: bool) -> str:
-    """config/<name>.yaml on net_af_packet devices (Athos: trace 0xc00000/24);
-    without static neighbours, its neighbors: section removed."""
+def live_config(name: str, static_neighbors: bool, inline: bool = False) -> str:
+    """config/<name>.yaml on net_af_packet devices (Athos: trace 0xc00000/24,
+    ``inline``: mode inline instead of encap); without static neighbours,
+    its neighbors: section removed."""
     text = (CONFIG_DIR / f"{name}.yaml").read_text()
     text, n = re.subn(r"device: net_pcap(\d)", r"device: net_af_packet\1", text)
     assert n == 2, f"config/{name}.yaml: expected two net_pcap devices"
@@ -65,6 +69,11 @@ def live_config(name: str, static_neighbors: bool) -> str:
         text, n2 = re.subn(r"(?m)^(\s+size:\s*)12\b",
                            lambda m: f"{m.group(1)}{TRACE_SIZE}", text)
         assert (n1, n2) == (1, 1), "config/athos.yaml: trace type/size not found"
+        if inline:
+            text, n1 = re.subn(r"(?m)^(\s+mode:\s*)encap\b",
+                               lambda m: f"{m.group(1)}inline", text)
+            text, n2 = re.subn(r"(?m)^\s+tundst:.*\n", "", text)
+            assert (n1, n2) == (1, 1), "config/athos.yaml: mode/tundst not found"
     if not static_neighbors:
         text, n = re.subn(r"(?ms)^neighbors:.*\Z", "", text)
         assert n == 1, f"config/{name}.yaml: no neighbors: section at the end"
@@ -99,7 +108,18 @@ class DomainRun:
         return f"{self.athos_app.describe()}\n{self.aramis_app.describe()}"
 
 
-def build_and_run(lab: livenet.Lab, static: bool) -> DomainRun:
+@dataclasses.dataclass
+class Domain:
+    alpha: livenet.Netns
+    beta: livenet.Netns
+    porthos: livenet.Netns
+    athos_app: livenet.Appliance
+    aramis_app: livenet.Appliance
+
+
+def build_domain(lab: livenet.Lab, static: bool, inline: bool = False) -> Domain:
+    """The five namespaces, Linux Porthos configured, both appliances
+    forwarding (Aramis exports traces; with ``inline`` also transit ones)."""
     alpha, beta = lab.host_netns("alpha"), lab.host_netns("beta")
     athos, aramis = lab.router_netns("athos"), lab.router_netns("aramis")
     porthos = lab.netns("porthos")
@@ -140,20 +160,28 @@ def build_and_run(lab: livenet.Lab, static: bool) -> DomainRun:
     lab.host_iface(beta, "eth0", f"{BETA}/64", "db03::1",
                    [("db03::1", ARAMIS_MACS[1])] if static else [])
 
-    athos_app = lab.appliance(athos, "athos", live_config("athos", static),
+    athos_app = lab.appliance(athos, "athos",
+                              live_config("athos", static, inline),
                               [Port("eth0", "a0", ATHOS_MACS[0]),
                                Port("eth1", "a1", ATHOS_MACS[1])])
     aramis_app = lab.appliance(aramis, "aramis", live_config("aramis", static),
                                [Port("eth0", "r0", ARAMIS_MACS[0]),
                                 Port("eth1", "r1", ARAMIS_MACS[1])],
-                               trace_export=True)
+                               trace_export=True,
+                               extra_args=["--trace-export-transit"] if inline else [])
     athos_app.start()
     aramis_app.start()
     for ns, ifs in ((athos, ["a0", "a1"]), (aramis, ["r0", "r1"]),
                     (porthos, ["eth0", "eth1"]), (alpha, ["eth0"]),
                     (beta, ["eth0"])):
         lab.wait_up(ns, ifs)
+    return Domain(alpha, beta, porthos, athos_app, aramis_app)
 
+
+def build_and_run(lab: livenet.Lab, static: bool) -> DomainRun:
+    d = build_domain(lab, static)
+    alpha, beta = d.alpha, d.beta
+    athos_app, aramis_app = d.athos_app, d.aramis_app
     there = alpha.ping_until(BETA, count=PINGS, interval=0.2, wait=10)
     back = beta.ping_until(ALPHA, count=PINGS, interval=0.2, wait=10)
     # A 1500-octet packet has no room for the tunnel (80 octets: outer
@@ -275,3 +303,45 @@ def test_appliances_counted_the_tunnel(domain):
             icmp = st["icmp"]
             learnt = icmp["nd_advert_received"] + icmp["nd_solicit_learnt"]
             assert learnt >= 2, f"{name} did not resolve its neighbours: {icmp}"
+
+
+# ---------------------------------------------------------------------------
+# inline variant: Athos inserts the trace into alpha's packets themselves
+
+INLINE_HOPS = EXPECTED_HOPS[:2] + [
+    # Aramis forwards to beta: a transit node, egress eth1 (302).
+    {"hop_limit": 61, "node_id": 3, "ingress_if_id": 301, "egress_if_id": 302}]
+
+
+def test_inline_trace_stripped_at_the_edge(tmp_path):
+    """Athos with ``mode: inline``: alpha's echo requests carry the
+    Hop-by-Hop trace themselves through Linux Porthos and Aramis, whose
+    transit export shows the three nodes; Aramis's eth1 is an edge port, so
+    beta receives them without any Hop-by-Hop header."""
+    why = livenet.probe() or probe_linux_ioam()
+    if why:
+        pytest.skip(f"live domain unavailable: {why}")
+    with livenet.Lab(tmp_path) as lab:
+        d = build_domain(lab, static=True, inline=True)
+        cap = d.beta.popen_python(NSPROBE, "capture", "eth0", "30", str(PINGS))
+        assert cap.stdout.readline().strip() == "ready", cap.stderr.read()
+        there = d.alpha.ping_until(BETA, count=PINGS, interval=0.2, wait=10)
+        out, err = cap.communicate(timeout=60)
+        athos, aramis = d.athos_app.stop(), d.aramis_app.stop()
+        recs = d.aramis_app.export()
+    assert there.received == there.transmitted == PINGS, there.describe()
+    frames = [bytes.fromhex(h) for h in json.loads(out.splitlines()[-1])["frames"]]
+    requests = [f for f in frames if f[14 + 24:14 + 40] == socket.inet_pton(
+        socket.AF_INET6, BETA) and len(f) > 14 + 40]
+    assert len(requests) >= PINGS, f"beta captured {len(frames)} frames: {err}"
+    with_hbh = [f[14:14 + 48].hex() for f in requests if f[14 + 6] != 58]
+    assert not with_hbh, f"IOAM leaked out of the domain edge: {with_hbh}"
+    assert athos["ioam"]["ioam_inserted"] >= PINGS, athos["ioam"]
+    assert aramis["ioam"]["edge_egress_stripped"] == athos["ioam"]["ioam_inserted"], (
+        aramis["ioam"], athos["ioam"])
+    transit = [r for r in recs if r.get("event") == "transit"]
+    assert len(transit) == athos["ioam"]["ioam_inserted"], recs
+    bad = [r for r in transit
+           if r.get("hops") != INLINE_HOPS or r.get("src") != ALPHA
+           or r.get("dst") != BETA or r.get("remaining_len") != 0]
+    assert not bad, f"{len(bad)} records differ, e.g. {bad[0]}"
