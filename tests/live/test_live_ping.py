@@ -109,18 +109,21 @@ def test_tcp_transfer(lab):
     assert set(drops) <= EXPECTED_DROPS, f"unexpected drops {drops}"
 
 
-def test_sighup_reload_adds_a_route(lab):
+@pytest.mark.parametrize("neighbours", ["static", "discovered"])
+def test_sighup_reload_adds_a_route(lab, neighbours):
     """h2 also owns db05::1, which the appliance first has no route to (No
     route); a new configuration file with the route, a SIGHUP, and pings to
-    db05::1 get through, while pings to h2 keep working throughout."""
-    net = livenet.two_hosts(lab)
+    db05::1 get through, while pings to h2 keep working throughout (with
+    ``discovered``, across a reload of a neighbour table learnt by ND)."""
+    static = neighbours == "static"
+    net = livenet.two_hosts(lab, static_neighbors=static)
     net.h2.ip("addr", "add", "db05::1/64", "dev", "eth0", "nodad")
     before = net.h1.ping("db05::1", count=1, wait=3)
     assert before.received == 0 and any(
         "Destination unreachable: No route" in e for e in before.errors), \
         before.describe()
     net.app.conf.write_text(livenet.router_config(
-        True, extra="routes:\n  - {prefix: db05::/64, via: db02::1, port: eth1}\n"))
+        static, extra="routes:\n  - {prefix: db05::/64, via: db02::1, port: eth1}\n"))
     # Pings to h2 run across the reload: none may be lost to it.
     steady = subprocess.Popen(net.h1.exec_argv(
         ["ping", "-6", "-n", "-c", "20", "-i", "0.1", "-W", "5", H2]),
