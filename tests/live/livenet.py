@@ -269,7 +269,7 @@ class Appliance:
                  ports: Sequence[Port], index: int = 0,
                  trace_export: bool = False, vdev_args: str = "",
                  lcores: Optional[str] = None, workers: int = 1,
-                 extra_args: Sequence[str] = ()):
+                 pmd: str = "net_af_packet", extra_args: Sequence[str] = ()):
         self.lab, self.ns, self.name = lab, ns, name
         self.ports = list(ports)
         self.dir = lab.workdir / name
@@ -285,7 +285,7 @@ class Appliance:
                 "--no-huge", "-m", "512", "--no-shconf", "--no-pci",
                 f"--file-prefix={self.prefix}"]
         for i, p in enumerate(self.ports):
-            argv += ["--vdev", f"net_af_packet{i},iface={p.iface}{vdev_args}"]
+            argv += ["--vdev", f"{pmd}{i},iface={p.iface}{vdev_args}"]
         argv += ["--", "--config", str(self.conf), "--stats-json",
                  str(self.stats_path), "--control-socket", str(self.sock),
                  "--idle-sleep-us", str(IDLE_SLEEP_US)]
@@ -495,6 +495,19 @@ class Lab:
             lines.append(f"route add {prefix} via {via} dev {iface}")
         ns.batch(lines)
 
+    def tap_bridge(self, ns: Netns, tap: str, veth: str, bridge: str,
+                   kernel_mac: str) -> None:
+        """Join a net_tap port's kernel interface to a veth end with a
+        bridge.  The tap's kernel side carries the port's own MAC, which
+        would make the bridge take frames for the appliance as its own:
+        it gets ``kernel_mac`` first."""
+        ns.batch([f"link set {tap} address {kernel_mac}",
+                  f"link add name {bridge} type bridge",
+                  f"link set {tap} master {bridge}",
+                  f"link set {veth} master {bridge}",
+                  f"link set {bridge} up", f"link set {tap} up",
+                  f"link set {veth} up"])
+
     def wait_up(self, ns: Netns, ifaces: Sequence[str],
                 timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
@@ -660,7 +673,7 @@ RTR_ETH0, RTR_ETH1 = "db01::2", "db02::2"
 
 def router_config(static_neighbors: bool, eth1_mtu: Optional[int] = None,
                   icmp: Optional[tuple] = None, rx_queues: Optional[int] = None,
-                  extra: str = "") -> str:
+                  extra: str = "", pmd: str = "net_af_packet") -> str:
     """The two-port router between h1 (db01::/64) and h2 (db02::/64).
     With ``rx_queues`` N > 1, worker lcore q+1 polls queue q of both ports
     (an explicit ``lcores:`` section)."""
@@ -671,7 +684,7 @@ def router_config(static_neighbors: bool, eth1_mtu: Optional[int] = None,
     for i, (mac, addr, mtu) in enumerate(((RTR_ETH0_MAC, RTR_ETH0, None),
                                           (RTR_ETH1_MAC, RTR_ETH1, eth1_mtu))):
         lines += [f"  - name: eth{i}",
-                  f"    device: net_af_packet{i}",
+                  f"    device: {pmd}{i}",
                   f"    mac: {mac}",
                   f"    addresses: [{addr}/64]"]
         if mtu:
@@ -700,11 +713,14 @@ class TwoHosts:
 
 
 def two_hosts(lab: Lab, static_neighbors: bool = True,
-              host_neighbors: Optional[bool] = None, **config_kw) -> TwoHosts:
+              host_neighbors: Optional[bool] = None, pmd: str = "net_af_packet",
+              **config_kw) -> TwoHosts:
     """h1 -- ioamfwd -- h2, ioamfwd started (config: router_config()).
     ``static_neighbors``: the appliance's neighbors: entries for h1 and h2;
     ``host_neighbors`` (default: the same): permanent entries for the
-    appliance on the hosts.  Without them, Neighbor Discovery resolves."""
+    appliance on the hosts.  Without them, Neighbor Discovery resolves.
+    ``pmd`` ``net_tap``: ioamfwd's ports are tap devices t0/t1, each bridged
+    with the router's veth end towards its host (see tap_bridge())."""
     if host_neighbors is None:
         host_neighbors = static_neighbors
     vdev_args = config_kw.pop("vdev_args", "")
@@ -722,12 +738,19 @@ def two_hosts(lab: Lab, static_neighbors: bool = True,
     nb2 = [(RTR_ETH1, RTR_ETH1_MAC)] if host_neighbors else []
     lab.host_iface(h1, "eth0", f"{H1}/64", RTR_ETH0, nb1)
     lab.host_iface(h2, "eth0", f"{H2}/64", RTR_ETH1, nb2)
-    app = lab.appliance(rtr, "rtr", router_config(static_neighbors, **config_kw),
-                        [Port("eth0", "p0", RTR_ETH0_MAC),
-                         Port("eth1", "p1", RTR_ETH1_MAC)],
+    tap = pmd == "net_tap"
+    ifs = ("t0", "t1") if tap else ("p0", "p1")
+    app = lab.appliance(rtr, "rtr",
+                        router_config(static_neighbors, pmd=pmd, **config_kw),
+                        [Port("eth0", ifs[0], RTR_ETH0_MAC),
+                         Port("eth1", ifs[1], RTR_ETH1_MAC)],
                         vdev_args=vdev_args, lcores=lcores, workers=workers,
-                        extra_args=extra_args)
+                        pmd=pmd, extra_args=extra_args)
     app.start()
+    if tap:
+        for i in (0, 1):
+            lab.tap_bridge(rtr, f"t{i}", f"p{i}", f"br{i}",
+                           f"02:00:00:00:ff:0{i}")
     lab.wait_up(rtr, ["p0", "p1"])
     lab.wait_up(h1, ["eth0"])
     lab.wait_up(h2, ["eth0"])
