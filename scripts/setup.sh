@@ -9,6 +9,7 @@ packages=(
     libdpdk-dev dpdk dpdk-dev libpcap-dev
     libyaml-cpp-dev libspdlog-dev libfmt-dev libgtest-dev
     python3 python3-scapy python3-pytest python3-yaml tshark iproute2
+    iputils-ping iputils-tracepath ethtool procps  # the live suite (tests/live)
     clang libclang-rt-14-dev  # the libFuzzer targets of scripts/test.sh (README "Hardening")
 )
 missing=()

@@ -2,7 +2,9 @@
 # Sets up (scripts/setup.sh), then runs every test: the GoogleTest unit suite,
 # the dataplane suite on a real EAL (tests/dp), and the pytest pcap suite
 # (replays through build/ioamfwd on net_pcap, plus the Linux interop test,
-# which skips itself when not root or without IOAM). Then the hardening runs
+# which skips itself when not root or without IOAM), and the live suite
+# (tests/live: ioamfwd on net_af_packet between network namespaces with real
+# Linux hosts; root, skips itself otherwise). Then the hardening runs
 # (README "Hardening"): the unit, dataplane and pcap suites again against an
 # ASan + UBSan build (build-asan), and a short libFuzzer run per fuzz target
 # (build-fuzz, when clang with libFuzzer is installed).
@@ -35,6 +37,11 @@ echo "== pcap tests (pytest + Scapy, Debian's /usr/bin/python3)"
 IOAMFWD_BIN="$PWD/build/ioamfwd" /usr/bin/python3 -m pytest tests/pcap -q -rs \
     -p no:cacheprovider --junitxml="$results/pcap.xml"
 record pcap $? "$results/pcap.xml"
+
+echo "== live tests (root: ioamfwd on net_af_packet between network namespaces)"
+IOAMFWD_BIN="$PWD/build/ioamfwd" /usr/bin/python3 -m pytest tests/live -q -rs \
+    -p no:cacheprovider --junitxml="$results/live.xml" -o junit_suite_name=live
+record live $? "$results/live.xml"
 
 # --- hardening: sanitizers --------------------------------------------------
 # ASan + UBSan (meson -Dsanitize_all=true). Leak detection stays on: neither
@@ -108,10 +115,11 @@ fi
 /usr/bin/python3 - "$runners" <<'PY'
 import json, sys, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
+per_runner = []
 for line in open(sys.argv[1]):
     name, rc, report = line.rstrip("\n").split("\t")
     rc = int(rc)
-    f0 = failed
+    p0, f0, s0 = passed, failed, skipped
     try:
         if report.endswith(".json"):  # GoogleTest
             u = json.load(open(report))
@@ -141,6 +149,9 @@ for line in open(sys.argv[1]):
     # (pytest's 5 is "no tests collected").
     if rc not in (0, 5) and failed == f0:
         failed += 1
+    per_runner.append(f"  {name}: {passed - p0} passed, {failed - f0} failed, "
+                      f"{skipped - s0} skipped")
+print("\n".join(per_runner))
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed else 0)
 PY
