@@ -45,6 +45,36 @@ enum class FillOutcome : uint8_t { Filled, OverflowSet, OverflowAlready };
 FillOutcome fill_trace(uint8_t* opt, const NodeIds& node, const NamespaceData& ns,
                        const HopData& hop);
 
+/// This node's data for one (namespace, trace type, ingress, egress), laid
+/// out once as fill_trace would write it. Every packet of a burst with the
+/// same key then gets one copy plus the fields that differ per packet (hop
+/// limit, queue depth) instead of a walk over the type's bits. Timestamps are
+/// per burst (one clock read) and therefore part of the template.
+struct NodeDataTemplate {
+    // Node data plus snapshot that can fit a trace at all (RemainingLen is
+    // 7 bits); the largest node data alone is 25 words.
+    static constexpr unsigned kMaxWords = 127;
+    static constexpr int16_t kNone = -1;
+    uint32_t type = 0;
+    uint8_t nodelen = 0;       // words, from the type (parse checked NodeLen)
+    uint8_t sclen = 0;         // snapshot words copied after the node data
+    bool oss_too_long = false; // snapshot can never fit: every fill overflows
+    int16_t hop_limit_off = kNone;       // octet of bit 0's hop limit
+    int16_t hop_limit_wide_off = kNone;  // octet of bit 8's hop limit
+    int16_t queue_depth_off = kNone;     // word of bit 6
+    uint8_t data[kMaxWords * 4];
+};
+
+/// Lays out the node data for `type` with `hop`'s values (its hop limit and
+/// queue depth are placeholders, patched per packet by fill_trace_from).
+void build_node_template(uint32_t type, const NodeIds& node, const NamespaceData& ns,
+                         const HopData& hop, NodeDataTemplate& out);
+
+/// fill_trace with the node data taken from `t`, whose type must equal the
+/// trace's; byte-identical to fill_trace with the same HopData.
+FillOutcome fill_trace_from(uint8_t* opt, const NodeDataTemplate& t, uint8_t hop_limit,
+                            bool patch_queue_depth, uint32_t queue_depth);
+
 /// The Opaque State Snapshot words Linux writes for a namespace (RFC 9197
 /// §4.4.2.13): a header word (length in 4-octet words << 24 | schema id) and
 /// the schema bytes zero-padded to 4n; with no schema (`schema` null) the

@@ -71,6 +71,18 @@ struct Worker {
     uint64_t freq_generation = ~0ull;
     TokenBucket icmp_bucket{};
     uint64_t tsc_hz = rte_get_tsc_hz();
+    // Node-data templates of the burst in stage_ioam (see node_template).
+    static constexpr unsigned kTemplates = 4;
+    struct TemplateKey {
+        const NamespaceData* ns;
+        uint32_t type;
+        uint16_t out_port;
+        bool has_egress;
+    };
+    TemplateKey tmpl_key[kTemplates]{};
+    NodeDataTemplate tmpl[kTemplates]{};
+    unsigned n_tmpl = 0;
+    unsigned tmpl_next = 0;  // slot replaced when all are taken
 
     void count(Drop d, uint64_t n = 1) { st.drops[unsigned(d)].add(n); }
     void count(IoamEvent e, uint64_t n = 1) { st.ioam[unsigned(e)].add(n); }
@@ -91,6 +103,9 @@ struct Worker {
                     PacketMeta* meta, Origin origin);
     void export_trace(const uint8_t* ip, const uint8_t* opt, uint16_t in_port, TraceEvent ev,
                       const timespec& now);
+    const NodeDataTemplate& node_template(const Snapshot& s, const NamespaceData* ns,
+                                          uint32_t type, const PacketMeta& pm,
+                                          const HopData& hop);
     /// Returns the number of decapsulated packets left in `inner` and of the
     /// ICMPv6 messages built in `answers`.
     void stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -459,6 +474,9 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
     timespec now{};
     bool have_time = false;
     const PortView& in = s.ports[in_port];
+    // Templates hold this burst's snapshot, ingress and clock reading: they
+    // never outlive the call.
+    n_tmpl = 0;
 
     for (uint16_t i = 0; i < n; ++i) {
         PacketMeta& pm = meta[i];
@@ -531,7 +549,8 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
                 hop.ts_sec = uint32_t(now.tv_sec);
                 hop.ts_usec = uint32_t(now.tv_nsec / 1000);
             }
-            switch (fill_trace(opt, s.node, *ns, hop)) {
+            const NodeDataTemplate& tp = node_template(s, ns, wire::trace_type(*th), pm, hop);
+            switch (fill_trace_from(opt, tp, hop.hop_limit, pm.has_egress, hop.queue_depth)) {
                 case FillOutcome::Filled: count(IoamEvent::TraceFilled); break;
                 case FillOutcome::OverflowSet: count(IoamEvent::TraceOverflowSet); break;
                 case FillOutcome::OverflowAlready: count(IoamEvent::SkipOverflowFlag); break;
@@ -540,6 +559,31 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
             if (exporting) export_trace(ip + pm.inner_off, opt, in_port, ev, now);
         }
     }
+}
+
+// The template for this trace: ingress, clock reading and snapshot are the
+// burst's, so the key is what else varies from packet to packet. Built from
+// `hop`, whose hop limit and queue depth fill_trace_from then patches.
+const NodeDataTemplate& Worker::node_template(const Snapshot& s, const NamespaceData* ns,
+                                              uint32_t type, const PacketMeta& pm,
+                                              const HopData& hop) {
+    const uint16_t out_port = pm.has_egress ? pm.out_port : 0;
+    for (unsigned k = 0; k < n_tmpl; ++k) {
+        const TemplateKey& key = tmpl_key[k];
+        if (key.ns == ns && key.type == type && key.has_egress == pm.has_egress &&
+            key.out_port == out_port)
+            return tmpl[k];
+    }
+    unsigned k;
+    if (n_tmpl < kTemplates) {
+        k = n_tmpl++;
+    } else {
+        k = tmpl_next;
+        tmpl_next = (tmpl_next + 1) % kTemplates;
+    }
+    tmpl_key[k] = {ns, type, out_port, pm.has_egress};
+    build_node_template(type, s.node, *ns, hop, tmpl[k]);
+    return tmpl[k];
 }
 
 void Worker::export_trace(const uint8_t* ip, const uint8_t* opt, uint16_t in_port,
