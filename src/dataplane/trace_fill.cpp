@@ -167,12 +167,16 @@ FillOutcome fill_trace_from(uint8_t* opt, const NodeDataTemplate& tp, uint8_t ho
     const unsigned sclen = tp.oss_too_long ? 128u : tp.sclen;
     uint8_t* p = claim_room(t, wire::trace_nodelen(*t), sclen, outcome);
     if (!p) return outcome;
-    // Whole words, 8 octets at a time: the octets behind ours belong to the
-    // previous node and must not be touched.
-    const unsigned words = tp.nodelen + tp.sclen;
-    unsigned w = 0;
-    for (; w + 2 <= words; w += 2) std::memcpy(p + 4 * w, tp.data + 4 * w, 8);
-    if (w < words) std::memcpy(p + 4 * w, tp.data + 4 * w, 4);
+    // Fixed-size pieces (16, then 8, then 4 octets) compile to plain moves;
+    // nothing past our words may be written: the previous node's data is there.
+    const unsigned len = (tp.nodelen + tp.sclen) * 4u;
+    unsigned off = 0;
+    for (; off + 16 <= len; off += 16) std::memcpy(p + off, tp.data + off, 16);
+    if (off + 8 <= len) {
+        std::memcpy(p + off, tp.data + off, 8);
+        off += 8;
+    }
+    if (off < len) std::memcpy(p + off, tp.data + off, 4);
     if (tp.hop_limit_off >= 0) p[tp.hop_limit_off] = hop_limit;
     if (tp.hop_limit_wide_off >= 0) p[tp.hop_limit_wide_off] = hop_limit;
     if (patch_queue_depth && tp.queue_depth_off >= 0) store_be32(p + tp.queue_depth_off, queue_depth);

@@ -12,6 +12,7 @@
 
 #include "common/byte_order.hpp"
 #include "common/ioam_wire.hpp"
+#include "common/trace_type.hpp"
 #include "dataplane/decap.hpp"
 #include "dataplane/hbh_parse.hpp"
 #include "dataplane/hbh_strip.hpp"
@@ -103,9 +104,17 @@ struct Worker {
                     PacketMeta* meta, Origin origin);
     void export_trace(const uint8_t* ip, const uint8_t* opt, uint16_t in_port, TraceEvent ev,
                       const timespec& now);
-    const NodeDataTemplate& node_template(const Snapshot& s, const NamespaceData* ns,
+    // The node data every trace of a burst shares.
+    struct BurstHop {
+        const Snapshot& s;
+        bool own;
+        HopData base;  // ingress and timestamps; egress and hop limit per template
+        timespec now;
+        bool have_time;
+    };
+    const NodeDataTemplate& node_template(const BurstHop& bh, const NamespaceData* ns,
                                           uint32_t type, const PacketMeta& pm,
-                                          const HopData& hop);
+                                          uint32_t queue_depth);
     /// Returns the number of decapsulated packets left in `inner` and of the
     /// ICMPv6 messages built in `answers`.
     void stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -471,9 +480,13 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
     // buffered segments plus those of earlier packets of this burst.
     uint32_t ahead[kMaxPorts];
     bool ahead_init = false;
-    timespec now{};
-    bool have_time = false;
-    const PortView& in = s.ports[in_port];
+    // What every packet of the burst shares goes into the templates' HopData
+    // once; per packet only hop limit, egress and queue depth differ.
+    BurstHop bh{s, own, {}, {}, false};
+    if (!own) {
+        bh.base.ingress_id = s.ports[in_port].ioam_id;
+        bh.base.ingress_wide = s.ports[in_port].ioam_id_wide;
+    }
     // Templates hold this burst's snapshot, ingress and clock reading: they
     // never outlive the call.
     n_tmpl = 0;
@@ -489,32 +502,16 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
         const uint32_t queue_depth = pm.has_egress ? ahead[pm.out_port] : 0;
         if (pm.action == Action::Forward) ahead[pm.out_port] += m->nb_segs;
 
-        if (pm.parse.n_trace == 0 && !pm.encap) continue;
-        HopData hop;
-        // Input path: the hop limit the packet will leave with (reference §2.4).
-        // The encap node's output path writes the decremented value too, so
-        // one HopData serves both.
-        hop.hop_limit = uint8_t(own ? pm.hop_in : pm.hop_in - 1);
-        if (!own) {
-            hop.ingress_id = in.ioam_id;
-            hop.ingress_wide = in.ioam_id_wide;
-        }
-        if (pm.has_egress) {
-            const PortView& out = s.ports[pm.out_port];
-            hop.egress_id = out.ioam_id;
-            hop.egress_wide = out.ioam_id_wide;
-            hop.queue_depth = queue_depth;
-        }  // local delivery or no route: egress stays "unavailable", as Linux's
-           // loopback device
-        uint8_t* ip = reinterpret_cast<uint8_t*>(ipv6_of(m));
         // Traces that arrived with the packet first (Linux fills them on
         // receive), then the one this node inserted (on output).
-        uint8_t* opts[kMaxHbhOptions + 1];
-        unsigned n_opts = 0;
-        for (unsigned k = 0; k < pm.parse.n_trace; ++k)
-            opts[n_opts++] = ip + pm.inner_off + pm.parse.trace_off[k];
-        if (pm.encap && pm.action == Action::Forward)
-            opts[n_opts++] = ip + sizeof(wire::Ipv6Hdr) + kIoamHbhOptOffset;
+        const unsigned n_received = pm.parse.n_trace;
+        const unsigned n_opts = n_received + (pm.encap && pm.action == Action::Forward ? 1u : 0u);
+        if (n_opts == 0) continue;
+        // Input path: the hop limit the packet will leave with (reference §2.4).
+        // The encap node's output path writes the decremented value too, so
+        // one value serves both.
+        const uint8_t hop_limit = uint8_t(own ? pm.hop_in : pm.hop_in - 1);
+        uint8_t* ip = reinterpret_cast<uint8_t*>(ipv6_of(m));
         // Which of the received traces end here or are exported in transit.
         TraceEvent ev = TraceEvent::Transit;
         bool export_received = false;
@@ -531,42 +528,47 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
             }
         }
         for (unsigned k = 0; k < n_opts; ++k) {
-            uint8_t* opt = opts[k];
+            uint8_t* opt = k < n_received ? ip + pm.inner_off + pm.parse.trace_off[k]
+                                          : ip + sizeof(wire::Ipv6Hdr) + kIoamHbhOptOffset;
             const auto* th = reinterpret_cast<const wire::IoamTraceHdr*>(opt + 4);
             const NamespaceData* ns = s.find_namespace(load_be16(th->namespace_id));
             if (!ns) {
                 count(IoamEvent::SkipUnknownNamespace);
                 continue;
             }
-            const bool exporting = export_received && k < pm.parse.n_trace;
-            if (!have_time && (exporting || trace_wants_time(opt))) {
+            const bool exporting = export_received && k < n_received;
+            const uint32_t type = wire::trace_type(*th);
+            if (!bh.have_time &&
+                (exporting || (type & (trace::bit(trace::kTimestampSec) |
+                                       trace::bit(trace::kTimestampSub))))) {
                 // One clock read serves the whole burst: it is the burst's
                 // processing instant, as Linux stamps at HbH processing time.
-                clock_gettime(CLOCK_REALTIME, &now);
-                have_time = true;
+                clock_gettime(CLOCK_REALTIME, &bh.now);
+                bh.have_time = true;
+                if (!own) {
+                    bh.base.ts_sec = uint32_t(bh.now.tv_sec);
+                    bh.base.ts_usec = uint32_t(bh.now.tv_nsec / 1000);
+                }
             }
-            if (have_time && !own) {
-                hop.ts_sec = uint32_t(now.tv_sec);
-                hop.ts_usec = uint32_t(now.tv_nsec / 1000);
-            }
-            const NodeDataTemplate& tp = node_template(s, ns, wire::trace_type(*th), pm, hop);
-            switch (fill_trace_from(opt, tp, hop.hop_limit, pm.has_egress, hop.queue_depth)) {
+            const NodeDataTemplate& tp = node_template(bh, ns, type, pm, queue_depth);
+            switch (fill_trace_from(opt, tp, hop_limit, pm.has_egress, queue_depth)) {
                 case FillOutcome::Filled: count(IoamEvent::TraceFilled); break;
                 case FillOutcome::OverflowSet: count(IoamEvent::TraceOverflowSet); break;
                 case FillOutcome::OverflowAlready: count(IoamEvent::SkipOverflowFlag); break;
             }
             // Like Linux's trace event: every processed trace, filled or not.
-            if (exporting) export_trace(ip + pm.inner_off, opt, in_port, ev, now);
+            if (exporting) export_trace(ip + pm.inner_off, opt, in_port, ev, bh.now);
         }
     }
 }
 
 // The template for this trace: ingress, clock reading and snapshot are the
 // burst's, so the key is what else varies from packet to packet. Built from
-// `hop`, whose hop limit and queue depth fill_trace_from then patches.
-const NodeDataTemplate& Worker::node_template(const Snapshot& s, const NamespaceData* ns,
+// this packet's values; fill_trace_from patches hop limit and queue depth
+// for the packets that share it.
+const NodeDataTemplate& Worker::node_template(const BurstHop& bh, const NamespaceData* ns,
                                               uint32_t type, const PacketMeta& pm,
-                                              const HopData& hop) {
+                                              uint32_t queue_depth) {
     const uint16_t out_port = pm.has_egress ? pm.out_port : 0;
     for (unsigned k = 0; k < n_tmpl; ++k) {
         const TemplateKey& key = tmpl_key[k];
@@ -582,7 +584,16 @@ const NodeDataTemplate& Worker::node_template(const Snapshot& s, const Namespace
         tmpl_next = (tmpl_next + 1) % kTemplates;
     }
     tmpl_key[k] = {ns, type, out_port, pm.has_egress};
-    build_node_template(type, s.node, *ns, hop, tmpl[k]);
+    HopData hop = bh.base;
+    hop.hop_limit = uint8_t(bh.own ? pm.hop_in : pm.hop_in - 1);
+    if (pm.has_egress) {
+        const PortView& out = bh.s.ports[pm.out_port];
+        hop.egress_id = out.ioam_id;
+        hop.egress_wide = out.ioam_id_wide;
+        hop.queue_depth = queue_depth;
+    }  // local delivery or no route: egress stays "unavailable", as Linux's
+       // loopback device
+    build_node_template(type, bh.s.node, *ns, hop, tmpl[k]);
     return tmpl[k];
 }
 
