@@ -96,30 +96,6 @@ int16_t offset_of(uint32_t type, unsigned n) {
     return int16_t(4 * trace::nodelen_words(before));
 }
 
-// Overflow rule shared by both fill paths; null when the data does not fit
-// (the O flag then set or already set, as `outcome` says), else where this
-// node's data goes.
-uint8_t* claim_room(wire::IoamTraceHdr* t, unsigned nodelen, unsigned sclen,
-                    FillOutcome& outcome) {
-    if (wire::trace_overflow(*t)) {
-        outcome = FillOutcome::OverflowAlready;
-        return nullptr;
-    }
-    const unsigned remlen = wire::trace_remlen(*t);
-    // The snapshot is not part of NodeLen but must fit with it (RFC 9197 §4.4.1).
-    if (remlen == 0 || remlen < nodelen + sclen) {
-        t->nodelen_flags |= wire::kTraceOverflowBit;
-        outcome = FillOutcome::OverflowSet;
-        return nullptr;
-    }
-    const unsigned left = remlen - nodelen - sclen;
-    t->flags_remlen = uint8_t((t->flags_remlen & 0x80) | left);
-    outcome = FillOutcome::Filled;
-    // Pre-allocated traces fill from the end toward the header: our data goes
-    // right in front of the previous node's.
-    return reinterpret_cast<uint8_t*>(t) + sizeof(wire::IoamTraceHdr) + left * 4;
-}
-
 }  // namespace
 
 FillOutcome fill_trace(uint8_t* opt, const NodeIds& node, const NamespaceData& ns,
@@ -128,7 +104,7 @@ FillOutcome fill_trace(uint8_t* opt, const NodeIds& node, const NamespaceData& n
     const uint32_t type = wire::trace_type(*t);
     const unsigned sclen = (type & trace::kOssBit) ? ns.oss_words : 0;
     FillOutcome outcome;
-    uint8_t* p = claim_room(t, wire::trace_nodelen(*t), sclen, outcome);
+    uint8_t* p = claim_trace_room(t, wire::trace_nodelen(*t), sclen, outcome);
     if (!p) return outcome;
     p += write_node_fields(p, type, node, ns, hop);
     // Word by word: a variable-length memcpy is inlined as `rep movs`, whose
@@ -156,31 +132,6 @@ void build_node_template(uint32_t type, const NodeIds& node, const NamespaceData
     out.queue_depth_off = (type & trace::bit(trace::kQueueDepth))
                               ? offset_of(type, trace::kQueueDepth)
                               : NodeDataTemplate::kNone;
-}
-
-FillOutcome fill_trace_from(uint8_t* opt, const NodeDataTemplate& tp, uint8_t hop_limit,
-                            bool patch_queue_depth, uint32_t queue_depth) {
-    auto* t = reinterpret_cast<wire::IoamTraceHdr*>(opt + sizeof(wire::IoamOptHdr));
-    FillOutcome outcome;
-    // An over-long snapshot cannot fit any RemainingLen: ask for more than
-    // the 7-bit field can hold so the trace overflows as with fill_trace.
-    const unsigned sclen = tp.oss_too_long ? 128u : tp.sclen;
-    uint8_t* p = claim_room(t, wire::trace_nodelen(*t), sclen, outcome);
-    if (!p) return outcome;
-    // Fixed-size pieces (16, then 8, then 4 octets) compile to plain moves;
-    // nothing past our words may be written: the previous node's data is there.
-    const unsigned len = (tp.nodelen + tp.sclen) * 4u;
-    unsigned off = 0;
-    for (; off + 16 <= len; off += 16) std::memcpy(p + off, tp.data + off, 16);
-    if (off + 8 <= len) {
-        std::memcpy(p + off, tp.data + off, 8);
-        off += 8;
-    }
-    if (off < len) std::memcpy(p + off, tp.data + off, 4);
-    if (tp.hop_limit_off >= 0) p[tp.hop_limit_off] = hop_limit;
-    if (tp.hop_limit_wide_off >= 0) p[tp.hop_limit_wide_off] = hop_limit;
-    if (patch_queue_depth && tp.queue_depth_off >= 0) store_be32(p + tp.queue_depth_off, queue_depth);
-    return outcome;
 }
 
 }  // namespace ioamfwd::dp

@@ -76,10 +76,12 @@ struct Worker {
     static constexpr unsigned kTemplates = 4;
     struct TemplateKey {
         const NamespaceData* ns;
-        uint32_t type;
-        uint16_t out_port;
-        bool has_egress;
+        uint64_t rest;  // trace type, egress port, has_egress: one compare
     };
+    static uint64_t template_key(uint32_t type, const PacketMeta& pm) {
+        return uint64_t(type) | uint64_t(pm.has_egress ? pm.out_port : 0) << 24 |
+               uint64_t(pm.has_egress) << 40;
+    }
     TemplateKey tmpl_key[kTemplates]{};
     NodeDataTemplate tmpl[kTemplates]{};
     unsigned n_tmpl = 0;
@@ -490,6 +492,9 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
     // Templates hold this burst's snapshot, ingress and clock reading: they
     // never outlive the call.
     n_tmpl = 0;
+    // Locals, not cfg reads: every write into a packet could alias them.
+    const bool may_export = cfg.export_ring && !own;
+    const bool export_transit = cfg.export_transit;
 
     for (uint16_t i = 0; i < n; ++i) {
         PacketMeta& pm = meta[i];
@@ -515,7 +520,7 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
         // Which of the received traces end here or are exported in transit.
         TraceEvent ev = TraceEvent::Transit;
         bool export_received = false;
-        if (cfg.export_ring && !own) {
+        if (may_export) {
             if (pm.action == Action::Local) {
                 uint32_t inner_off;
                 ev = locate_inner(m, pm.parse.l3_len, inner_off) == Drop::kCount &&
@@ -524,7 +529,7 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
                          : TraceEvent::Local;
                 export_received = true;
             } else {
-                export_received = cfg.export_transit && pm.action == Action::Forward;
+                export_received = export_transit && pm.action == Action::Forward;
             }
         }
         for (unsigned k = 0; k < n_opts; ++k) {
@@ -569,13 +574,11 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
 const NodeDataTemplate& Worker::node_template(const BurstHop& bh, const NamespaceData* ns,
                                               uint32_t type, const PacketMeta& pm,
                                               uint32_t queue_depth) {
-    const uint16_t out_port = pm.has_egress ? pm.out_port : 0;
-    for (unsigned k = 0; k < n_tmpl; ++k) {
-        const TemplateKey& key = tmpl_key[k];
-        if (key.ns == ns && key.type == type && key.has_egress == pm.has_egress &&
-            key.out_port == out_port)
-            return tmpl[k];
-    }
+    const uint64_t rest = template_key(type, pm);
+    // Written through packet pointers, the loop would reload n_tmpl: a local.
+    const unsigned n = n_tmpl;
+    for (unsigned k = 0; k < n; ++k)
+        if (tmpl_key[k].ns == ns && tmpl_key[k].rest == rest) return tmpl[k];
     unsigned k;
     if (n_tmpl < kTemplates) {
         k = n_tmpl++;
@@ -583,7 +586,7 @@ const NodeDataTemplate& Worker::node_template(const BurstHop& bh, const Namespac
         k = tmpl_next;
         tmpl_next = (tmpl_next + 1) % kTemplates;
     }
-    tmpl_key[k] = {ns, type, out_port, pm.has_egress};
+    tmpl_key[k] = {ns, rest};
     HopData hop = bh.base;
     hop.hop_limit = uint8_t(bh.own ? pm.hop_in : pm.hop_in - 1);
     if (pm.has_egress) {
