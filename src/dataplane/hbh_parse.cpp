@@ -111,8 +111,8 @@ bool standard_ioam_layout(const uint8_t* h, uint32_t hbh_len) {
     if (h[2] != wire::kOptPadN || h[3] != 0 || h[kStdOptOff] != wire::kOptIoam) return false;
     const uint32_t end = kStdOptOff + 2 + uint32_t(h[kStdOptOff + 1]);
     if (end == hbh_len) return true;
-    return end + 4 == hbh_len && h[end] == wire::kOptPadN && h[end + 1] == 2 &&
-           h[end + 2] == 0 && h[end + 3] == 0;
+    // PadN carrying two zero octets: 01 02 00 00.
+    return end + 4 == hbh_len && load_be32(h + end) == 0x01020000u;
 }
 
 }  // namespace

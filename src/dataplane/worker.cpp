@@ -94,8 +94,9 @@ struct Worker {
     void process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                        Origin origin);
 
-    // The stages, each one pass over the burst.
-    void stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+    // The stages, each one pass over the burst. stage_parse returns whether
+    // any packet carries a trace to fill.
+    bool stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                      PacketMeta* meta, Origin origin);
     void stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                      PacketMeta* meta, Origin origin);
@@ -204,8 +205,9 @@ Drop strip_ioam(rte_mbuf* m, uint32_t& l3_len, bool& stripped) {
     return Drop::HbhBadOption;
 }
 
-void Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+bool Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                          PacketMeta* meta, Origin origin) {
+    bool any_trace = false;
     const PortView& port = s.ports[in_port];
     for (uint16_t i = 0; i < kPrefetchAhead && i < n; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
@@ -269,7 +271,9 @@ void Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
         trim_frame(m, uint32_t(sizeof(wire::EtherHdr)) + pm.parse.l3_len);
         pm.hbh_ok = true;
         pm.action = Action::Forward;
+        any_trace |= pm.parse.n_trace != 0;
     }
+    return any_trace;
 }
 
 void Worker::stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -780,14 +784,13 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     rte_mbuf* inner[kBurst];
     rte_mbuf* answers[kBurst];
     uint16_t n_inner, n_answers;
-    stage_parse(s, in_port, pkts, n, meta, origin);
+    const bool any_trace = stage_parse(s, in_port, pkts, n, meta, origin);
     stage_route(s, in_port, pkts, n, meta, origin);
-    // Most bursts of plain traffic need neither pass.
-    bool any_encap = false, any_trace = false;
-    for (uint16_t i = 0; i < n; ++i) {
-        any_encap |= meta[i].encap != 0;
-        any_trace |= meta[i].hbh_ok && meta[i].parse.n_trace != 0;
-    }
+    // Most bursts of plain traffic need neither pass. Without encap routes
+    // in the snapshot no packet can have been chosen for insertion.
+    bool any_encap = false;
+    if (!s.encaps.empty())
+        for (uint16_t i = 0; i < n; ++i) any_encap |= meta[i].encap != 0;
     if (any_encap) stage_encap(s, pkts, n, meta);
     if (any_encap || any_trace) stage_ioam(s, in_port, pkts, n, meta, origin);
     stage_output(s, in_port, pkts, n, meta, origin, inner, n_inner, answers, n_answers);
