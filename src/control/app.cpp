@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "control/app_options.hpp"
 #include "control/commands.hpp"
@@ -25,6 +26,8 @@
 #include "control/console.hpp"
 #include "control/control_socket.hpp"
 #include "control/log_bridge.hpp"
+#include "control/nd_service.hpp"
+#include "control/rx_plan.hpp"
 #include "control/snapshot_builder.hpp"
 #include "control/stats_report.hpp"
 #include "control/stats_view.hpp"
@@ -92,15 +95,21 @@ public:
     bool forwarding() const override { return forwarding_.load(); }
     void set_forwarding(bool on) override;
     void quit() override { quit_ = true; }
+    std::string neighbors() override { return nd_.show(cfg_, ms_since(started_)); }
 
     // TelemetrySource (called on the telemetry thread)
     StatsTotals telemetry_totals() override { return whole_run_totals(); }
     bool telemetry_forwarding() override { return forwarding_.load(); }
     uint64_t telemetry_generation() override { return generation_.load(); }
     std::vector<PortLabel> telemetry_ports() override { return labels_; }
+    std::vector<LcoreStats> telemetry_lcores() override { return lcore_stats(false); }
     Config telemetry_config() override {
         std::lock_guard lock(cfg_mutex_);
         return cfg_;
+    }
+    std::vector<NeighborRow> telemetry_neighbors() override;
+    std::vector<std::pair<std::string, uint64_t>> telemetry_nd_counters() override {
+        return nd_.counter_view();
     }
 
 private:
@@ -115,6 +124,7 @@ private:
     void shutdown_and_report(bool forwarded);
     std::string handle_line(const std::string& line);
     StatsTotals worker_totals(size_t w) const;
+    std::vector<LcoreStats> lcore_stats(bool since_clear) const;
     StatsTotals whole_run_totals() const;
     static bool same_ports(const Config& a, const Config& b, std::string& why);
 
@@ -127,17 +137,21 @@ private:
     rte_mempool* pool_ = nullptr;
     dp::SnapshotSlot slot_;  // owns the live snapshot
     dp::ExportRing export_ring_;
+    NdService nd_;  // after slot_: its cache reclaims through slot_'s QSBR variable
     TraceExporter exporter_;
     bool exporting_ = false;
     std::vector<std::string> port_names_;  // by port id, for export records
     std::atomic<uint64_t> generation_{0};
-    std::vector<unsigned> worker_lcores_;
+    RxPlan plan_;                       // which worker polls which rx queue
+    std::optional<std::vector<LcoreConfig>> rx_override_;  // --rx-config
+    std::vector<unsigned> worker_lcores_;  // the plan's lcores, in launch order
     std::vector<std::unique_ptr<dp::WorkerConfig>> worker_cfgs_;
     std::unique_ptr<dp::WorkerStats[]> stats_;
     std::atomic<bool> stop_{false};
     std::atomic<bool> forwarding_{true};
     bool quit_ = false;
     Clock::time_point started_;
+    std::vector<std::pair<std::string, uint64_t>> run_nd_counters_;
 
     // Control loop state.
     Console console_;
@@ -150,6 +164,8 @@ private:
 
     // What the show commands count from (clear stats).
     std::vector<StatsTotals> worker_base_;
+    std::vector<std::vector<uint64_t>> rx_queue_base_;  // by worker, by rx position
+    std::vector<uint64_t> idle_sleeps_base_;
     std::vector<rte_eth_stats> port_base_;  // by bindings_ index
     std::map<uint16_t, std::vector<uint64_t>> xstats_base_;  // by port id, by xstat id
 };
@@ -185,8 +201,10 @@ bool Appliance::start_ports() {
     uint16_t max_mtu = 0;
     for (const auto& pc : cfg_.ports) max_mtu = std::max(max_mtu, pc.mtu);
     std::string err;
-    pool_ = dp::create_mbuf_pool(unsigned(cfg_.ports.size()), unsigned(worker_lcores_.size()),
-                                 max_mtu, err);
+    unsigned n_rxq = 0;
+    for (const auto& pc : cfg_.ports) n_rxq += pc.rx_queues;
+    pool_ = dp::create_mbuf_pool(unsigned(cfg_.ports.size()), n_rxq,
+                                 unsigned(worker_lcores_.size()), max_mtu, err);
     if (!pool_) {
         spdlog::error("{}", err);
         return false;
@@ -196,6 +214,7 @@ bool Appliance::start_ports() {
         dp::PortSpec spec;
         spec.port_id = bindings_[i].port_id;
         spec.mtu = pc.mtu;
+        spec.rx_queues = pc.rx_queues;
         if (pc.mac) {
             rte_ether_addr m;
             std::memcpy(m.addr_bytes, pc.mac->bytes.data(), 6);
@@ -207,23 +226,69 @@ bool Appliance::start_ports() {
             return false;
         }
         bindings_[i].mac = st.mac;
+        if (!st.allmulticast_error.empty())
+            spdlog::warn("port {} ({}): cannot enable all-multicast ({}): neighbour discovery "
+                         "may not see solicitations and advertisements to groups",
+                         pc.name, pc.device, st.allmulticast_error);
         spdlog::info("port {} = {} (port id {}), MTU {}{}, MAC {}{}", pc.name, pc.device,
                      st.port_id, pc.mtu, st.mtu_in_software ? " (enforced in software)" : "",
                      MacAddr{{st.mac.addr_bytes[0], st.mac.addr_bytes[1], st.mac.addr_bytes[2],
                               st.mac.addr_bytes[3], st.mac.addr_bytes[4], st.mac.addr_bytes[5]}}
                          .to_string(),
                      st.promiscuous ? " (promiscuous: device has no MAC filter)" : "");
+        // These vdevs fill every queue given on their command line whether
+        // or not it is set up (a file per queue; a fanout socket per qpair).
+        if ((st.driver == "net_pcap" || st.driver == "net_af_packet") &&
+            st.device_rx_queues > pc.rx_queues)
+            spdlog::warn("port {}: {} has {} rx queues but rx_queues is {}: what it puts on "
+                         "queue{} {} is never read (set rx_queues: {})",
+                         pc.name, pc.device, st.device_rx_queues, pc.rx_queues,
+                         st.device_rx_queues - pc.rx_queues > 1 ? "s" : "",
+                         st.device_rx_queues - pc.rx_queues > 1
+                             ? std::to_string(pc.rx_queues) + ".." +
+                                   std::to_string(st.device_rx_queues - 1)
+                             : std::to_string(pc.rx_queues),
+                         st.device_rx_queues);
+        if (pc.rx_queues > 1 && st.rss_hf)
+            spdlog::info("port {}: {} rx queues, RSS on IPv6 addresses and ports (hash types "
+                         "{:#x})",
+                         pc.name, pc.rx_queues, st.rss_hf);
+        else if (pc.rx_queues > 1 && st.driver == "net_pcap")
+            spdlog::info("port {}: {} rx queues, one rx_pcap file each (net_pcap has no RSS)",
+                         pc.name, pc.rx_queues);
+        else if (pc.rx_queues > 1 && st.driver == "net_af_packet")
+            // Seen on veths: under overload packets also roll over to a
+            // queue that has room, so a flow may then be reordered.
+            spdlog::info("port {}: {} rx queues spread by the kernel's PACKET_FANOUT hash "
+                         "(addresses and TCP/UDP ports, not the flow label; a full queue rolls "
+                         "over to another)",
+                         pc.name, pc.rx_queues);
+        else if (pc.rx_queues > 1)
+            spdlog::warn("port {}: {} rx queues but {} (driver {}) offers no RSS: unless it "
+                         "spreads packets itself, all of them arrive on queue 0",
+                         pc.name, pc.rx_queues, pc.device, st.driver);
     }
     return true;
 }
 
 bool Appliance::find_worker_lcores() {
+    std::vector<unsigned> eal_workers;
     unsigned lcore;
-    RTE_LCORE_FOREACH_WORKER(lcore) { worker_lcores_.push_back(lcore); }
-    if (worker_lcores_.empty()) {
-        spdlog::error("no worker lcore: give the EAL at least two lcores (e.g. -l 0-1); the "
-                      "main lcore runs the control thread");
+    RTE_LCORE_FOREACH_WORKER(lcore) { eal_workers.push_back(lcore); }
+    std::string err;
+    auto plan = plan_rx(cfg_, eal_workers, rte_get_main_lcore(), dp::kMaxRxPerWorker, err);
+    if (!plan) {
+        spdlog::error("{}", err);
         return false;
+    }
+    plan_ = std::move(*plan);
+    for (unsigned idle : plan_.idle_lcores)
+        spdlog::warn("lcore {} has no rx queue to poll: not launched (give ports more rx_queues "
+                     "or the EAL fewer lcores)",
+                     idle);
+    for (const WorkerPlan& w : plan_.workers) {
+        worker_lcores_.push_back(w.lcore);
+        spdlog::info("lcore {} polls {}", w.lcore, describe_rx(cfg_, w.rx));
     }
     return true;
 }
@@ -243,10 +308,24 @@ bool Appliance::same_ports(const Config& a, const Config& b, std::string& why) {
     }
     for (size_t i = 0; i < a.ports.size(); ++i) {
         const auto &x = a.ports[i], &y = b.ports[i];
-        if (x.name != y.name || x.device != y.device || x.mtu != y.mtu || x.mac != y.mac) {
-            why = "port " + y.name + " changed its name, device, MTU or MAC";
+        if (x.name != y.name || x.device != y.device || x.mtu != y.mtu || x.mac != y.mac ||
+            x.rx_queues != y.rx_queues) {
+            why = "port " + y.name + " changed its name, device, MTU, MAC or rx_queues";
             return false;
         }
+    }
+    // Queues are given to workers once, before they start.
+    auto same_rx = [](const LcoreConfig& l, const LcoreConfig& m) {
+        if (l.lcore != m.lcore || l.rx.size() != m.rx.size()) return false;
+        for (size_t i = 0; i < l.rx.size(); ++i)
+            if (l.rx[i].port != m.rx[i].port || l.rx[i].queue != m.rx[i].queue) return false;
+        return true;
+    };
+    bool same = a.lcores.size() == b.lcores.size();
+    for (size_t i = 0; same && i < a.lcores.size(); ++i) same = same_rx(a.lcores[i], b.lcores[i]);
+    if (!same) {
+        why = "lcores (which lcore polls which rx queue) changed";
+        return false;
     }
     return true;
 }
@@ -257,6 +336,8 @@ bool Appliance::same_ports(const Config& a, const Config& b, std::string& why) {
 // loop iteration) and waits on this thread, never on a worker's, until
 // every worker has passed a quiescent state, then the old one is freed.
 bool Appliance::apply(Config next, std::string& err) {
+    // --rx-config stays in force over whatever lcores: a new file has.
+    if (rx_override_) next.lcores = *rx_override_;
     std::string why;
     if (!same_ports(cfg_, next, why)) {
         err = why + " (restart required)";
@@ -270,6 +351,7 @@ bool Appliance::apply(Config next, std::string& err) {
     slot_.publish(std::move(snap));  // the previous snapshot is freed here
     const auto t2 = Clock::now();
     generation_.store(gen);
+    nd_.set_config(next.nd);
     {
         std::lock_guard lock(cfg_mutex_);
         cfg_ = std::move(next);
@@ -340,15 +422,44 @@ std::string Appliance::port_xstats(const std::string& port) {
     return s;
 }
 
-std::string Appliance::stats() {
+std::vector<LcoreStats> Appliance::lcore_stats(bool since_clear) const {
     std::vector<LcoreStats> lcores;
-    for (size_t w = 0; w < worker_lcores_.size(); ++w)
-        lcores.push_back({worker_lcores_[w], stats_minus(worker_totals(w), worker_base_[w])});
-    return format_lcore_stats(lcores, forwarding_.load(), generation_.load());
+    for (size_t w = 0; w < worker_lcores_.size(); ++w) {
+        LcoreStats l;
+        l.lcore = worker_lcores_[w];
+        l.counts = since_clear ? stats_minus(worker_totals(w), worker_base_[w]) : worker_totals(w);
+        const auto& rx = plan_.workers[w].rx;
+        for (size_t i = 0; i < rx.size(); ++i) {
+            // labels_, not cfg_: this also runs on the telemetry thread.
+            const PortLabel& port = labels_[rx[i].port];
+            l.queues.push_back({port.name + "/" + std::to_string(rx[i].queue), port.port_id,
+                                rx[i].queue,
+                                stats_[w].rx_queue[i].get() -
+                                    (since_clear ? rx_queue_base_[w][i] : 0)});
+        }
+        l.idle_sleeps = stats_[w].idle_sleeps.get() - (since_clear ? idle_sleeps_base_[w] : 0);
+        lcores.push_back(std::move(l));
+    }
+    return lcores;
+}
+
+std::string Appliance::stats() {
+    std::string s = format_lcore_stats(lcore_stats(true), forwarding_.load(), generation_.load());
+    // The control thread's neighbour discovery, whole run (not per lcore).
+    std::string nd;
+    for (const auto& [name, v] : nd_.counter_list())
+        if (v) nd += " " + name + " " + std::to_string(v);
+    if (!nd.empty()) s += "nd (control thread, whole run):" + nd + "\n";
+    return s;
 }
 
 void Appliance::clear_stats() {
-    for (size_t w = 0; w < worker_lcores_.size(); ++w) worker_base_[w] = worker_totals(w);
+    for (size_t w = 0; w < worker_lcores_.size(); ++w) {
+        worker_base_[w] = worker_totals(w);
+        for (size_t i = 0; i < rx_queue_base_[w].size(); ++i)
+            rx_queue_base_[w][i] = stats_[w].rx_queue[i].get();
+        idle_sleeps_base_[w] = stats_[w].idle_sleeps.get();
+    }
     for (size_t i = 0; i < bindings_.size(); ++i) {
         const uint16_t id = bindings_[i].port_id;
         rte_eth_stats_get(id, &port_base_[i]);
@@ -410,8 +521,25 @@ bool Appliance::run_cmdline_file() {
     return true;
 }
 
+std::vector<NeighborRow> Appliance::telemetry_neighbors() {
+    std::vector<NeighborRow> rows;
+    {
+        std::lock_guard lock(cfg_mutex_);
+        for (const NeighborConfig& n : cfg_.neighbors)
+            rows.push_back({n.address.to_string(), n.port, n.mac.to_string(), "PERMANENT", true});
+    }
+    for (const NdEntryView& e : nd_.view())
+        rows.push_back({nd_addr_text(e.addr.data()), nd_.port_name(e.port),
+                        e.has_mac ? nd_mac_text(e.mac) : std::string(), nd_state_name(e.state),
+                        false});
+    return rows;
+}
+
 void Appliance::periodic() {
     if (exporting_) exporter_.drain(export_ring_, port_names_);
+    // The control thread does not read snapshots under QSBR: the only one
+    // that frees them (publish) runs on this thread.
+    nd_.poll(*slot_.acquire(), ms_since(started_));
     if (g_reload_signal) {
         g_reload_signal = 0;
         std::string message;
@@ -477,6 +605,9 @@ void Appliance::control_loop() {
 void Appliance::prepare_workers() {
     stats_.reset(new dp::WorkerStats[worker_lcores_.size()]);
     worker_base_.assign(worker_lcores_.size(), StatsTotals{});
+    rx_queue_base_.clear();
+    for (const WorkerPlan& p : plan_.workers) rx_queue_base_.emplace_back(p.rx.size(), 0);
+    idle_sleeps_base_.assign(worker_lcores_.size(), 0);
     port_base_.assign(bindings_.size(), rte_eth_stats{});
     std::vector<uint16_t> tx_ports;
     for (const auto& b : bindings_) tx_ports.push_back(b.port_id);
@@ -490,11 +621,14 @@ void Appliance::prepare_workers() {
         wc->forwarding = &forwarding_;
         wc->export_ring = exporting_ ? &export_ring_ : nullptr;
         wc->export_transit = opts_.trace_export_transit;
+        wc->idle_sleep_us = opts_.idle_sleep_us;
+        wc->idle_polls = opts_.idle_polls;
+        for (const RxAssignment& a : plan_.workers[w].rx)
+            wc->rx.push_back({bindings_[a.port].port_id, a.queue});
+        wc->neighbors = &nd_.cache();
+        wc->nd = &nd_.channel();
         worker_cfgs_.push_back(std::move(wc));
     }
-    // One rx queue per port, spread over the workers.
-    for (size_t i = 0; i < bindings_.size(); ++i)
-        worker_cfgs_[i % worker_cfgs_.size()]->rx.push_back({bindings_[i].port_id, 0});
 }
 
 void Appliance::shutdown_and_report(bool forwarded) {
@@ -506,6 +640,9 @@ void Appliance::shutdown_and_report(bool forwarded) {
     socket_.close();
     stop_.store(true, std::memory_order_relaxed);
     rte_eal_mp_wait_lcore();
+    // Held packets and queued frames go back to the pool before it is counted.
+    run_nd_counters_ = nd_.counter_list();
+    nd_.shutdown();
     for (const auto& b : bindings_) dp::stop_port(b.port_id);
     if (exporting_) {
         exporter_.drain(export_ring_, port_names_);
@@ -522,11 +659,13 @@ void Appliance::shutdown_and_report(bool forwarded) {
     run.exporting = exporting_;
     run.export_written = exporter_.written();
     run.export_lost = exporter_.lost();
-    std::fputs(format_summary(totals, labels_, run).c_str(), stdout);
+    run.nd = run_nd_counters_;
+    const std::vector<LcoreStats> lcores = lcore_stats(false);
+    std::fputs(format_summary(totals, labels_, run, lcores).c_str(), stdout);
     std::fflush(stdout);
     if (!opts_.stats_json_path.empty()) {
         std::ofstream out(opts_.stats_json_path);
-        out << format_json(totals, labels_, run);
+        out << format_json(totals, labels_, run, lcores);
         if (!out) spdlog::error("cannot write {}", opts_.stats_json_path);
     }
 }
@@ -537,6 +676,17 @@ int Appliance::run(int argc, char** argv) {
     } catch (const ConfigError& e) {
         spdlog::error("configuration refused: {}", e.what());
         return 1;
+    }
+    if (!opts_.rx_config.empty()) {
+        std::string why;
+        rx_override_ = parse_rx_config(opts_.rx_config, cfg_, why);
+        if (!rx_override_) {
+            spdlog::error("{}", why);
+            return 1;
+        }
+        if (!cfg_.lcores.empty())
+            spdlog::info("--rx-config replaces lcores: of {}", cfg_.source);
+        cfg_.lcores = *rx_override_;
     }
     if (!install_dpdk_log_bridge()) spdlog::warn("DPDK's log stays on stderr (no log bridge)");
     if (rte_eal_init(argc, argv) < 0) {
@@ -552,7 +702,11 @@ int Appliance::run(int argc, char** argv) {
     bool ports_up = false;
     std::string err;
     if (find_worker_lcores() && bind_ports() && (ports_up = start_ports()) &&
-        slot_.init(unsigned(worker_lcores_.size()), err) && open_export(err)) {
+        slot_.init(unsigned(worker_lcores_.size()), err) && open_export(err) &&
+        nd_.init(unsigned(worker_lcores_.size()), cfg_.nd, pool_, slot_.qsbr(), err)) {
+        std::vector<std::pair<uint16_t, std::string>> names;
+        for (const auto& b : bindings_) names.emplace_back(b.port_id, b.name);
+        nd_.set_port_names(std::move(names));
         auto snap = build_snapshot(cfg_, bindings_, generation_.load() + 1, err);
         if (snap) {
             slot_.publish(std::move(snap));
@@ -592,9 +746,11 @@ int Appliance::run(int argc, char** argv) {
         telemetry_detach();
         stop_.store(true);
         rte_eal_mp_wait_lcore();
+        nd_.shutdown();
         if (ports_up)
             for (const auto& b : bindings_) dp::stop_port(b.port_id);
     }
+    nd_.shutdown();
     slot_.shutdown();
     export_ring_.shutdown();
     if (pool_) rte_mempool_free(pool_);

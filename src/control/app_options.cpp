@@ -59,6 +59,13 @@ std::string usage(const std::string& prog) {
            "  --control-socket PATH  take command lines on a Unix stream socket (mode\n"
            "                      0600); each reply ends with a line \".\" (scripts/ioamctl)\n"
            "  --stats-interval S  log a one-line rate summary every S seconds (1..3600)\n"
+           "  --idle-sleep-us N   a worker whose rx queues all came back empty --idle-polls\n"
+           "                      times in a row sleeps N us (1..100000) before polling\n"
+           "                      again: for shared cores; default 0 = busy-poll always\n"
+           "  --idle-polls N      empty polls before such a sleep (1..1000000, default 64)\n"
+           "  --rx-config \"(PORT,QUEUE,LCORE),...\"  which worker lcore polls which rx\n"
+           "                      queue; replaces the configuration's lcores: (also on\n"
+           "                      reload), same rules (config/README.md)\n"
            "  -h, --help          this text\n"
            "\n"
            "Signals: SIGINT/SIGTERM stop cleanly and print the summary; SIGHUP reloads\n"
@@ -137,6 +144,28 @@ std::optional<AppOptions> parse_app_options(const std::vector<std::string>& args
             if (!parse_u32(v, o.stats_interval_s) || o.stats_interval_s < 1 ||
                 o.stats_interval_s > 3600) {
                 err = "--stats-interval: '" + v + "' is not a number of seconds from 1 to 3600";
+                return std::nullopt;
+            }
+        } else if (a == "--idle-sleep-us") {
+            std::string v;
+            if (!value(v)) return std::nullopt;
+            if (!parse_u32(v, o.idle_sleep_us) || o.idle_sleep_us < 1 ||
+                o.idle_sleep_us > 100000) {
+                err = "--idle-sleep-us: '" + v + "' is not a number of microseconds from 1 to "
+                      "100000";
+                return std::nullopt;
+            }
+        } else if (a == "--rx-config") {
+            if (!value(o.rx_config)) return std::nullopt;
+            if (o.rx_config.empty()) {
+                err = "--rx-config needs (PORT,QUEUE,LCORE),...";
+                return std::nullopt;
+            }
+        } else if (a == "--idle-polls") {
+            std::string v;
+            if (!value(v)) return std::nullopt;
+            if (!parse_u32(v, o.idle_polls) || o.idle_polls < 1 || o.idle_polls > 1000000) {
+                err = "--idle-polls: '" + v + "' is not a number from 1 to 1000000";
                 return std::nullopt;
             }
         } else if (a == "--idle-exit") {

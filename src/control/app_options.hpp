@@ -21,6 +21,9 @@ struct AppOptions {
     std::string cmdline_file;          // commands run before forwarding starts
     std::string control_socket;        // Unix socket taking command lines
     uint32_t stats_interval_s = 0;     // 0: no periodic stats line
+    uint32_t idle_sleep_us = 0;        // 0: workers busy-poll without pause
+    uint32_t idle_polls = 64;          // empty loop iterations before a nap
+    std::string rx_config;             // "(PORT,QUEUE,LCORE),...": replaces lcores[]
     bool help = false;
 };
 

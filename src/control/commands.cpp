@@ -886,8 +886,13 @@ std::string dispatch(std::vector<std::string> words, ControlApi& api) {
     if (cmd == "route") return cmd_route(c, api);
     if (cmd == "neigh") return cmd_neigh(c, api);
     if (cmd == "show") {
-        c.set_usage("show port stats | show port xstats PORT | show stats | show config");
-        const std::string what = c.take("port, stats or config");
+        c.set_usage("show port stats | show port xstats PORT | show stats | show config | "
+                    "show neighbors");
+        const std::string what = c.take("port, stats, config or neighbors");
+        if (what == "neighbors" || what == "neighbours") {
+            c.end();
+            return api.neighbors();
+        }
         if (what == "port") {
             const std::string kind = c.take("stats or xstats");
             if (kind == "stats") {
@@ -1007,6 +1012,8 @@ const std::vector<CommandSpec>& command_table() {
         {{"show", "stats"}, A::None, "show stats",
          "per worker lcore, IOAM events and drops by reason (zeros omitted)"},
         {{"show", "config"}, A::None, "show config", "the running configuration as YAML"},
+        {{"show", "neighbors"}, A::None, "show neighbors",
+         "static and discovered neighbours as ip -6 neigh show: address, port, lladdr, state"},
         {{"clear", "stats"}, A::None, "clear stats",
          "restart what the show commands count (the exit summary counts the whole run)"},
         {{"save", "config"}, A::Required, "save config FILE",

@@ -45,6 +45,8 @@ public:
     virtual std::string stats() = 0;
     /// `clear stats`: what the show commands count from.
     virtual void clear_stats() = 0;
+    /// `show neighbors`: static and discovered neighbours, one a line.
+    virtual std::string neighbors() { return "neighbour discovery is not running\n"; }
 
     virtual bool forwarding() const = 0;
     virtual void set_forwarding(bool on) = 0;

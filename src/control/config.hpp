@@ -56,8 +56,15 @@ struct PortConfig {
     bool decap = false;  // end ip6ip6 tunnels arriving here (ip link set ip6tnl0 up)
     bool edge = false;   // faces the outside of the IOAM domain
     EdgePolicy edge_policy = EdgePolicy::Ignore;  // only with edge
+    uint16_t rx_queues = 1;  // 1..kMaxRxQueues; more than one spreads by RSS
     Mark mark;
 };
+
+/// Upper bound of ports[].rx_queues.
+inline constexpr unsigned kMaxRxQueues = 64;
+/// Upper bound of a worker lcore id in lcores[] (DPDK's default RTE_MAX_LCORE
+/// is 128; the start-up check against the EAL is the real one).
+inline constexpr unsigned kMaxLcoreId = 1023;
 
 struct NamespaceConfig {
     uint16_t id = 0;
@@ -112,15 +119,43 @@ struct IcmpConfig {
     uint32_t burst = 50;
 };
 
+/// One rx queue a worker lcore polls.
+struct RxQueueConfig {
+    std::string port;  // a ports[].name
+    uint16_t queue = 0;
+    Mark mark;
+};
+
+/// lcores[]: which worker lcore polls which rx queues. Absent: the queues are
+/// spread round-robin over the EAL's worker lcores (rx_plan.hpp).
+struct LcoreConfig {
+    unsigned lcore = 0;
+    std::vector<RxQueueConfig> rx;
+    Mark mark;
+};
+
+/// Neighbour discovery of next hops (RFC 4861 §10 defaults).
+struct NdConfig {
+    uint32_t reachable_ms = 30000;  // REACHABLE_TIME: how long a confirmation lasts
+    uint32_t retrans_ms = 1000;     // RETRANS_TIMER: between solicitations
+    uint32_t max_solicit = 3;       // MAX_MULTICAST_SOLICIT and MAX_UNICAST_SOLICIT
+    uint32_t queue_per_neighbor = 3;  // packets held per unresolved neighbour
+    uint32_t max_entries = 1024;      // neighbour cache size (fixed at start)
+    uint32_t gc_stale_s = 60;         // unused STALE entries are removed after this
+};
+
 struct Config {
     std::string source;  // file name the config came from (for messages)
     NodeConfig node;
     IcmpConfig icmp;
+    NdConfig nd;
     std::vector<PortConfig> ports;
     std::vector<NamespaceConfig> namespaces;
     std::vector<SchemaConfig> schemas;
     std::vector<RouteConfig> routes;
     std::vector<NeighborConfig> neighbors;
+    std::vector<LcoreConfig> lcores;  // empty: the default spread
+    Mark lcores_mark;                 // where lcores: is, for "queue left unpolled"
 
     const PortConfig* find_port(const std::string& name) const;
     const SchemaConfig* find_schema(uint32_t id) const;

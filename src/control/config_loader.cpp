@@ -246,6 +246,7 @@ public:
 private:
     void read_node(const Field& field);
     void read_icmp(const Field& field);
+    void read_nd(const Field& field);
     void read_ports(const Field& field);
     PortConfig read_port(const Field& entry);
     void read_port_addresses(const Field& field, PortConfig& port);
@@ -261,10 +262,15 @@ private:
     void read_trace(const Field& field, EncapConfig& encap);
     void read_neighbors(const Field& field);
     NeighborConfig read_neighbor(const Field& entry);
+    void read_lcores(const Field& field);
+    LcoreConfig read_lcore(const Field& entry);
+    RxQueueConfig read_rx_queue(const Field& entry);
 
     std::string require_port(const Field& field) const;
 
     Config config_;
+    // (port, queue) -> where lcores[] already names it
+    std::map<std::pair<std::string, uint16_t>, Mark> rx_queue_index_;
     // Indexes for the duplicate checks, so a 100 000-route file loads in
     // linear time (prefix / (port, address) -> position in config_).
     std::map<std::pair<Ipv6Addr, uint8_t>, size_t> route_index_;
@@ -275,17 +281,19 @@ Config Loader::load(const YAML::Node& root) {
     Field top{YAML::Node(), root, ""};
     if (!root.IsMap())
         throw YamlError{top.mark(), "the top level must be a mapping of sections (node, ports, "
-                                    "icmp, namespaces, schemas, routes, neighbors), got " +
+                                    "icmp, nd, namespaces, schemas, routes, neighbors, lcores), got " +
                                         yaml::kind_name(root)};
-    MapReader sections(top,
-                       {"node", "icmp", "ports", "namespaces", "schemas", "routes", "neighbors"});
+    MapReader sections(top, {"node", "icmp", "nd", "ports", "namespaces", "schemas", "routes",
+                             "neighbors", "lcores"});
     if (auto f = sections.optional("node")) read_node(*f);
     if (auto f = sections.optional("icmp")) read_icmp(*f);
+    if (auto f = sections.optional("nd")) read_nd(*f);
     read_ports(sections.required("ports"));
     if (auto f = sections.optional("schemas")) read_schemas(*f);
     if (auto f = sections.optional("namespaces")) read_namespaces(*f);
     if (auto f = sections.optional("routes")) read_routes(*f);
     if (auto f = sections.optional("neighbors")) read_neighbors(*f);
+    if (auto f = sections.optional("lcores")) read_lcores(*f);
     return std::move(config_);
 }
 
@@ -306,6 +314,28 @@ void Loader::read_icmp(const Field& field) {
         config_.icmp.burst = uint32_t(yaml::read_uint(*f, 1, 1000000));
 }
 
+// Bounds keep the timers meaningful (a solicitation every 100 ms at most,
+// state lasting at most a day) and the held packets and cache within what
+// a small mbuf pool and EAL heap can give.
+void Loader::read_nd(const Field& field) {
+    if (field.is_null()) return;
+    MapReader map(field, {"reachable_ms", "retrans_ms", "max_solicit", "queue_per_neighbor",
+                          "max_entries", "gc_stale_s"});
+    NdConfig& nd = config_.nd;
+    if (auto f = map.optional("reachable_ms"))
+        nd.reachable_ms = uint32_t(yaml::read_uint(*f, 1000, 86400000));
+    if (auto f = map.optional("retrans_ms"))
+        nd.retrans_ms = uint32_t(yaml::read_uint(*f, 100, 60000));
+    if (auto f = map.optional("max_solicit"))
+        nd.max_solicit = uint32_t(yaml::read_uint(*f, 1, 10));
+    if (auto f = map.optional("queue_per_neighbor"))
+        nd.queue_per_neighbor = uint32_t(yaml::read_uint(*f, 1, 64));
+    if (auto f = map.optional("max_entries"))
+        nd.max_entries = uint32_t(yaml::read_uint(*f, 8, 1048576));
+    if (auto f = map.optional("gc_stale_s"))
+        nd.gc_stale_s = uint32_t(yaml::read_uint(*f, 1, 86400));
+}
+
 void Loader::read_ports(const Field& field) {
     std::vector<Field> entries = yaml::read_sequence(field);
     if (entries.empty()) field.fail("at least one port is required");
@@ -314,7 +344,7 @@ void Loader::read_ports(const Field& field) {
 
 PortConfig Loader::read_port(const Field& entry) {
     MapReader map(entry, {"name", "device", "mac", "mtu", "addresses", "ioam", "decap", "edge",
-                          "edge_policy"});
+                          "edge_policy", "rx_queues"});
     PortConfig port;
     port.mark = map.mark();
 
@@ -339,6 +369,8 @@ PortConfig Loader::read_port(const Field& entry) {
     if (auto f = map.optional("ioam")) read_port_ioam(*f, port.ioam);
     if (auto f = map.optional("decap")) port.decap = yaml::read_bool(*f);
     read_port_edge(map, port);
+    if (auto f = map.optional("rx_queues"))
+        port.rx_queues = uint16_t(yaml::read_uint(*f, 1, kMaxRxQueues));
     return port;
 }
 
@@ -573,6 +605,65 @@ NeighborConfig Loader::read_neighbor(const Field& entry) {
                      "' is already given by neighbors[" + std::to_string(it->second) + "] at " +
                      position(config_.neighbors[it->second].mark));
     return neighbor;
+}
+
+// Every rule that needs only the file is checked here; whether the lcores
+// exist and are workers is the EAL's to say, at start-up (rx_plan.cpp).
+void Loader::read_lcores(const Field& field) {
+    config_.lcores_mark = field.mark();
+    std::vector<Field> entries = yaml::read_sequence(field);
+    if (entries.empty())
+        field.fail("give at least one lcore, or leave lcores out to spread the rx queues over "
+                   "every worker lcore");
+    for (const Field& entry : entries) config_.lcores.push_back(read_lcore(entry));
+    // A queue nobody polls fills up and drops everything RSS sends it.
+    for (const PortConfig& port : config_.ports)
+        for (uint16_t q = 0; q < port.rx_queues; ++q)
+            if (!rx_queue_index_.count({port.name, q}))
+                field.fail("rx queue " + std::to_string(q) + " of port '" + port.name +
+                           "' is polled by no lcore (port " + port.name + " has rx_queues: " +
+                           std::to_string(port.rx_queues) + "; list every queue once)");
+}
+
+LcoreConfig Loader::read_lcore(const Field& entry) {
+    MapReader map(entry, {"lcore", "rx"});
+    LcoreConfig lc;
+    lc.mark = map.mark();
+    Field id = map.required("lcore");
+    lc.lcore = unsigned(yaml::read_uint(id, 0, kMaxLcoreId));
+    for (size_t i = 0; i < config_.lcores.size(); ++i)
+        if (config_.lcores[i].lcore == lc.lcore)
+            id.fail("lcore " + std::to_string(lc.lcore) + " is already given by lcores[" +
+                    std::to_string(i) + "] at " + position(config_.lcores[i].mark) +
+                    "; list all its queues in one entry");
+    Field rx = map.required("rx");
+    std::vector<Field> queues = yaml::read_sequence(rx);
+    if (queues.empty())
+        rx.fail("lcore " + std::to_string(lc.lcore) + " polls no rx queue; give at least one "
+                "{port, queue} or leave the lcore out");
+    for (const Field& q : queues) lc.rx.push_back(read_rx_queue(q));
+    return lc;
+}
+
+RxQueueConfig Loader::read_rx_queue(const Field& entry) {
+    MapReader map(entry, {"port", "queue"});
+    RxQueueConfig rq;
+    rq.mark = map.mark();
+    rq.port = require_port(map.required("port"));
+    const PortConfig& port = *config_.find_port(rq.port);
+    Field queue = map.required("queue");
+    const uint64_t q = yaml::read_uint(queue, 0, kMaxRxQueues - 1);
+    if (q >= port.rx_queues)
+        queue.fail("port '" + rq.port + "' has rx_queues: " + std::to_string(port.rx_queues) +
+                   ", so its queues are 0.." + std::to_string(port.rx_queues - 1u) + "; got " +
+                   std::to_string(q));
+    rq.queue = uint16_t(q);
+    const auto [it, fresh] = rx_queue_index_.try_emplace({rq.port, rq.queue}, rq.mark);
+    if (!fresh)
+        queue.fail("rx queue " + std::to_string(q) + " of port '" + rq.port +
+                   "' is already polled (" + position(it->second) +
+                   "); a queue has exactly one lcore");
+    return rq;
 }
 
 std::string too_large(size_t bytes) {

@@ -82,6 +82,16 @@ void write_port(std::string& y, const PortConfig& p) {
     y += std::string("    decap: ") + boolean(p.decap) + "\n";
     y += std::string("    edge: ") + boolean(p.edge) + "\n";
     if (p.edge) y += std::string("    edge_policy: ") + policy_name(p.edge_policy) + "\n";
+    y += "    rx_queues: " + std::to_string(p.rx_queues) + "\n";
+}
+
+void write_lcore(std::string& y, const LcoreConfig& l) {
+    y += "  - lcore: " + std::to_string(l.lcore) + "\n";
+    y += "    rx: [";
+    for (size_t i = 0; i < l.rx.size(); ++i)
+        y += std::string(i ? ", " : "") + "{port: " + str(l.rx[i].port) +
+             ", queue: " + std::to_string(l.rx[i].queue) + "}";
+    y += "]\n";
 }
 
 void write_route(std::string& y, const RouteConfig& r) {
@@ -114,6 +124,13 @@ std::string write_config(const Config& cfg) {
     y += "icmp:\n";
     y += "  rate: " + std::to_string(cfg.icmp.rate) + "\n";
     y += "  burst: " + std::to_string(cfg.icmp.burst) + "\n";
+    y += "nd:\n";
+    y += "  reachable_ms: " + std::to_string(cfg.nd.reachable_ms) + "\n";
+    y += "  retrans_ms: " + std::to_string(cfg.nd.retrans_ms) + "\n";
+    y += "  max_solicit: " + std::to_string(cfg.nd.max_solicit) + "\n";
+    y += "  queue_per_neighbor: " + std::to_string(cfg.nd.queue_per_neighbor) + "\n";
+    y += "  max_entries: " + std::to_string(cfg.nd.max_entries) + "\n";
+    y += "  gc_stale_s: " + std::to_string(cfg.nd.gc_stale_s) + "\n";
 
     y += "ports:\n";
     for (const PortConfig& p : cfg.ports) write_port(y, p);
@@ -155,6 +172,10 @@ std::string write_config(const Config& cfg) {
             y += "    mac: " + n.mac.to_string() + "\n";
             y += "    port: " + str(n.port) + "\n";
         }
+    }
+    if (!cfg.lcores.empty()) {
+        y += "lcores:\n";
+        for (const LcoreConfig& l : cfg.lcores) write_lcore(y, l);
     }
     return y;
 }

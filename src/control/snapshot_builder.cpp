@@ -3,6 +3,8 @@
 #include <cstring>
 #include <map>
 
+#include "dataplane/nd_wire.hpp"
+
 
 namespace ioamfwd::cp {
 
@@ -58,11 +60,16 @@ bool resolve_tunnel(const Config& cfg, const RouteConfig& rc, const std::vector<
     const PortConfig* egress = nullptr;
     if (nh.kind == dp::NextHop::Kind::Forward) {
         p.tunnel_port = nh.port;
-        if (nh.on_link)
-            p.tunnel_ok = snap.lookup_neighbor(nh.port, ec.tundst->bytes.data(), p.tunnel_mac);
-        else if (nh.resolved) {
-            p.tunnel_ok = true;
+        p.tunnel_ok = true;
+        if (nh.on_link) {
+            p.tunnel_resolved =
+                snap.lookup_neighbor(nh.port, ec.tundst->bytes.data(), p.tunnel_mac);
+            std::memcpy(p.tunnel_nexthop, ec.tundst->bytes.data(), 16);
+        } else if (nh.resolved) {
+            p.tunnel_resolved = true;
             p.tunnel_mac = nh.dst_mac;
+        } else {
+            std::memcpy(p.tunnel_nexthop, nh.gateway, 16);
         }
         for (const auto& b : ports)
             if (b.port_id == nh.port) egress = cfg.find_port(b.name);
@@ -111,6 +118,10 @@ std::unique_ptr<dp::Snapshot> build_snapshot(const Config& cfg,
             std::memcpy(v.addr, pc.addresses.front().addr.bytes.data(), 16);
         }
         for (const auto& a : pc.addresses) v.addrs.push_back(a.addr.bytes);
+        dp::link_local_from_mac(b->mac.addr_bytes, v.link_local);
+        std::array<uint8_t, 16> ll;
+        std::memcpy(ll.data(), v.link_local, 16);
+        v.addrs.push_back(ll);
         v.edge = pc.edge;
         switch (pc.edge_policy) {
             case PortConfig::EdgePolicy::Ignore: v.edge_policy = dp::EdgePolicy::Ignore; break;
@@ -165,8 +176,9 @@ std::unique_ptr<dp::Snapshot> build_snapshot(const Config& cfg,
             nh.encap = uint16_t(snap->encaps.size());
         }
         if (rc.via) {
-            // Static neighbours are known now; an unknown gateway is counted as
-            // no_neighbor per packet until neighbour discovery exists.
+            // Static neighbours are known now; any other gateway is resolved
+            // per packet by neighbour discovery.
+            std::memcpy(nh.gateway, rc.via->bytes.data(), 16);
             if (const NeighborConfig* n = find_neighbor(cfg, rc.port, *rc.via)) {
                 nh.resolved = true;
                 nh.dst_mac = to_ether(n->mac);

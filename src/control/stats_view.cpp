@@ -52,6 +52,12 @@ std::string format_lcore_stats(const std::vector<LcoreStats>& lcores, bool forwa
                              double(t.total_rx()) / double(t.rx_bursts),
                              100.0 * double(t.rx_full_bursts) / double(t.rx_bursts));
         s += "\n";
+        if (!l.queues.empty()) {
+            s += "          rx by queue:";
+            for (const LcoreQueueStats& q : l.queues) s += fmt::format(" {} {}", q.label, q.rx);
+            if (l.idle_sleeps) s += fmt::format("  idle sleeps {}", l.idle_sleeps);
+            s += "\n";
+        }
     }
     bool header = false;
     for (unsigned i = 0; i < dp::kIoamEventCount; ++i) {

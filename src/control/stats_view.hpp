@@ -15,11 +15,6 @@ namespace ioamfwd::cp {
 StatsTotals stats_minus(const StatsTotals& a, const StatsTotals& b);
 uint64_t stats_total_tx(const StatsTotals& t);
 
-struct LcoreStats {
-    unsigned lcore = 0;
-    StatsTotals counts;  // since clear stats
-};
-
 /// `show stats`.
 std::string format_lcore_stats(const std::vector<LcoreStats>& lcores, bool forwarding,
                                uint64_t generation);

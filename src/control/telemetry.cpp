@@ -70,6 +70,12 @@ int tel_stats(const char*, const char*, rte_tel_data* d) {
     add_entry(d, "drops", drops);
     add_entry(d, "ioam", ioam);
     add_entry(d, "icmp", icmp);
+    if (rte_tel_data* nd = rte_tel_data_alloc()) {
+        rte_tel_data_start_dict(nd);
+        for (const auto& [name, v] : g_source->telemetry_nd_counters())
+            rte_tel_data_add_dict_u64(nd, name.c_str(), v);
+        add_entry(d, "nd", nd);
+    }
     return 0;
 }
 
@@ -103,6 +109,31 @@ int tel_ports(const char*, const char*, rte_tel_data* d) {
             const std::string key = "port" + std::to_string(p.port_id);
             if (rte_tel_data_add_dict_container(d, key.c_str(), c, 0) != 0) rte_tel_data_free(c);
         }
+    }
+    return 0;
+}
+
+int tel_lcores(const char*, const char*, rte_tel_data* d) {
+    std::lock_guard lock(g_mutex);
+    if (!g_source) return -1;
+    rte_tel_data_start_dict(d);
+    for (const LcoreStats& l : g_source->telemetry_lcores()) {
+        rte_tel_data* c = rte_tel_data_alloc();
+        if (!c) return -1;
+        uint64_t tx = 0;
+        for (uint64_t v : l.counts.tx) tx += v;
+        rte_tel_data_start_dict(c);
+        rte_tel_data_add_dict_u64(c, "rx", l.counts.total_rx());
+        rte_tel_data_add_dict_u64(c, "tx", tx);
+        rte_tel_data_add_dict_u64(c, "drops", l.counts.total_drops());
+        rte_tel_data_add_dict_u64(c, "idle_sleeps", l.idle_sleeps);
+        // Telemetry containers do not nest further, and port names may hold
+        // characters telemetry refuses in keys: port ids, flat.
+        for (const LcoreQueueStats& q : l.queues) {
+            const std::string key = "port" + std::to_string(q.port_id) + "_q" + std::to_string(q.queue);
+            rte_tel_data_add_dict_u64(c, key.c_str(), q.rx);
+        }
+        add_entry(d, "lcore" + std::to_string(l.lcore), c);
     }
     return 0;
 }
@@ -184,6 +215,31 @@ int tel_routes(const char*, const char* params, rte_tel_data* d) {
     return 0;
 }
 
+int tel_neighbors(const char*, const char* params, rte_tel_data* d) {
+    const long offset = page_offset(params);
+    if (offset < 0) return -1;
+    std::vector<NeighborRow> rows;
+    {
+        std::lock_guard lock(g_mutex);
+        if (!g_source) return -1;
+        rows = g_source->telemetry_neighbors();
+    }
+    rte_tel_data_start_dict(d);
+    for (size_t i = size_t(offset); i < rows.size() && i < size_t(offset) + kTelemetryPage; ++i) {
+        const NeighborRow& r = rows[i];
+        rte_tel_data* c = rte_tel_data_alloc();
+        if (!c) return -1;
+        rte_tel_data_start_dict(c);
+        rte_tel_data_add_dict_string(c, "address", r.address.c_str());
+        rte_tel_data_add_dict_string(c, "port", r.port.c_str());
+        if (!r.lladdr.empty()) rte_tel_data_add_dict_string(c, "lladdr", r.lladdr.c_str());
+        rte_tel_data_add_dict_string(c, "state", r.state.c_str());
+        rte_tel_data_add_dict_string(c, "kind", r.is_static ? "static" : "dynamic");
+        add_entry(d, std::to_string(i), c);
+    }
+    return 0;
+}
+
 }  // namespace
 
 void telemetry_attach(TelemetrySource* source) {
@@ -194,10 +250,16 @@ void telemetry_attach(TelemetrySource* source) {
                                    "No parameters");
         rte_telemetry_register_cmd("/ioamfwd/ports", tel_ports,
                                    "Per port: forwarder rx/tx and device stats. No parameters");
+        rte_telemetry_register_cmd("/ioamfwd/lcores", tel_lcores,
+                                   "Per worker lcore: rx, tx, drops, idle sleeps, rx by queue. "
+                                   "No parameters");
         rte_telemetry_register_cmd("/ioamfwd/namespaces", tel_namespaces,
                                    "IOAM namespaces, 32 per reply. Parameter: offset");
         rte_telemetry_register_cmd("/ioamfwd/routes", tel_routes,
                                    "Routes then connected prefixes, 32 per reply. Parameter: offset");
+        rte_telemetry_register_cmd("/ioamfwd/neighbors", tel_neighbors,
+                                   "Static then discovered neighbours, 32 per reply. "
+                                   "Parameter: offset");
     });
     std::lock_guard lock(g_mutex);
     g_source = source;

@@ -45,7 +45,8 @@ namespace ioamfwd::dp {
     X(IoamNoRoom, "ioam_no_room", "mbuf cannot take the inserted IOAM header")              \
     X(IoamTunnelUnreachable, "ioam_tunnel_unreachable", "no route/neighbor to tundst")      \
     X(IcmpBadChecksum, "icmp_bad_checksum", "echo request to us with a bad checksum")      \
-    X(NdInvalid, "nd_invalid", "neighbor solicitation failing RFC 4861 7.1.1 checks")      \
+    X(NdInvalid, "nd_invalid", "neighbor solicitation/advert failing RFC 4861 7.1 checks") \
+    X(NdQueueFull, "nd_queue_full", "next hop unresolved and the ND hold ring is full")      \
     X(TxFull, "tx_full", "egress queue refused the packet")
 
 // Events that do not drop the packet: IOAM processing outcomes.
@@ -73,6 +74,10 @@ namespace ioamfwd::dp {
     X(Unreachable, "icmp_unreachable", "destination unreachable (no route) sent")           \
     X(PacketTooBig, "icmp_packet_too_big", "packet too big sent")                           \
     X(NeighborAdvert, "nd_advert", "neighbor advertisement sent for an own address")        \
+    X(NdHeld, "nd_held", "packet handed to neighbour discovery (next hop unresolved)")     \
+    X(NdAdvertReceived, "nd_advert_received", "valid neighbor advertisement to us, passed on") \
+    X(NdSolicitLearnt, "nd_solicit_learnt", "solicitation's source link-layer address passed on") \
+    X(NdRecordDropped, "nd_record_dropped", "ND record ring full: advert/solicit not learnt") \
     X(RateLimited, "icmp_rate_limited", "not sent: rate limit (RFC 4443 2.4f)")             \
     X(Suppressed, "icmp_suppressed", "not sent: about an error, multicast, unspecified")    \
     X(NoSource, "icmp_no_source", "not sent: ingress port has no address to send from")   \

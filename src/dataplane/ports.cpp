@@ -17,6 +17,20 @@ constexpr uint16_t kTxDesc = 1024;
 constexpr unsigned kPoolCache = 256;
 
 std::string errstr(int rc) { return rte_strerror(rc < 0 ? -rc : rc); }
+
+// Hash on the IPv6 addresses, and the ports where there are some, so that
+// one flow stays in one queue (one worker: no reordering) while flows spread.
+constexpr uint64_t kWantedRss = RTE_ETH_RSS_IPV6 | RTE_ETH_RSS_NONFRAG_IPV6_TCP |
+                                RTE_ETH_RSS_NONFRAG_IPV6_UDP | RTE_ETH_RSS_IPV6_EX |
+                                RTE_ETH_RSS_IPV6_TCP_EX | RTE_ETH_RSS_IPV6_UDP_EX;
+
+bool too_few_queues(const char* what, uint16_t has, uint16_t wants, const std::string& driver,
+                    const std::string& hint, std::string& err) {
+    if (has >= wants) return false;
+    err = "device (driver " + driver + ") has " + std::to_string(has) + " " + what +
+          " queue(s) but " + std::to_string(wants) + " are needed; " + hint;
+    return true;
+}
 }  // namespace
 
 std::optional<uint16_t> find_port_by_name(const std::string& device) {
@@ -38,9 +52,9 @@ std::vector<uint16_t> all_ports() {
     return ids;
 }
 
-rte_mempool* create_mbuf_pool(unsigned n_ports, unsigned n_workers, uint16_t max_mtu,
-                              std::string& err) {
-    const unsigned needed = n_ports * (kRxDesc + kTxDesc * n_workers) +
+rte_mempool* create_mbuf_pool(unsigned n_ports, unsigned n_rxq, unsigned n_workers,
+                              uint16_t max_mtu, std::string& err) {
+    const unsigned needed = n_rxq * kRxDesc + n_ports * kTxDesc * n_workers +
                             (n_workers + 1) * (kPoolCache + 2 * 64 * n_ports);
     const unsigned n_mbufs = std::max(8191u, needed);
     // One segment per frame up to the largest MTU: the parser reads headers in
@@ -64,14 +78,37 @@ bool start_port(const PortSpec& spec, uint16_t n_txq, rte_mempool* pool, PortSta
         err = "cannot read device info: " + errstr(rc);
         return false;
     }
-    if (info.max_tx_queues < n_txq) {
-        err = "device has " + std::to_string(info.max_tx_queues) +
-              " tx queue(s) but every worker lcore needs its own (" + std::to_string(n_txq) +
-              "); use fewer worker lcores";
+    const std::string driver = info.driver_name ? info.driver_name : "?";
+    state.driver = driver;
+    state.device_rx_queues = info.max_rx_queues;
+    const uint16_t n_rxq = spec.rx_queues;
+    // net_pcap has one queue per rx_pcap=/tx_pcap= argument, net_af_packet
+    // qpairs=N of each; say so, as the generic message leaves one guessing.
+    const bool pcap = driver == "net_pcap";
+    const bool af_packet = driver == "net_af_packet";
+    if (too_few_queues("rx", info.max_rx_queues, n_rxq, driver,
+                       pcap        ? "give the --vdev one rx_pcap= per rx queue"
+                       : af_packet ? "give the --vdev qpairs=" + std::to_string(n_rxq)
+                                   : "lower the port's rx_queues",
+                       err) ||
+        too_few_queues("tx", info.max_tx_queues, n_txq, driver,
+                       std::string("every polling worker lcore needs its own tx queue on every "
+                                   "port; ") +
+                           (pcap        ? "give the --vdev one tx_pcap= per worker lcore"
+                            : af_packet ? "give the --vdev qpairs=" + std::to_string(n_txq)
+                                        : "use fewer worker lcores"),
+                       err))
         return false;
-    }
     rte_eth_conf conf{};
-    rc = rte_eth_dev_configure(port, 1, n_txq, &conf);
+    if (n_rxq > 1) {
+        state.rss_hf = kWantedRss & info.flow_type_rss_offloads;
+        if (state.rss_hf) {
+            conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+            conf.rx_adv_conf.rss_conf.rss_key = nullptr;  // the driver's default key
+            conf.rx_adv_conf.rss_conf.rss_hf = state.rss_hf;
+        }
+    }
+    rc = rte_eth_dev_configure(port, n_rxq, n_txq, &conf);
     if (rc != 0) {
         err = "cannot configure: " + errstr(rc);
         return false;
@@ -80,10 +117,12 @@ bool start_port(const PortSpec& spec, uint16_t n_txq, rte_mempool* pool, PortSta
     rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
     const int socket = rte_eth_dev_socket_id(port);
     const unsigned sock = socket < 0 ? rte_socket_id() : unsigned(socket);
-    rc = rte_eth_rx_queue_setup(port, 0, nb_rxd, sock, nullptr, pool);
-    if (rc != 0) {
-        err = "cannot set up rx queue: " + errstr(rc);
-        return false;
+    for (uint16_t q = 0; q < n_rxq; ++q) {
+        rc = rte_eth_rx_queue_setup(port, q, nb_rxd, sock, nullptr, pool);
+        if (rc != 0) {
+            err = "cannot set up rx queue " + std::to_string(q) + ": " + errstr(rc);
+            return false;
+        }
     }
     for (uint16_t q = 0; q < n_txq; ++q) {
         rc = rte_eth_tx_queue_setup(port, q, nb_txd, sock, nullptr);
@@ -112,6 +151,13 @@ bool start_port(const PortSpec& spec, uint16_t n_txq, rte_mempool* pool, PortSta
     } else {
         rte_eth_macaddr_get(port, &state.mac);
     }
+
+    // Solicited-node and all-nodes groups must reach the appliance. Devices
+    // without a multicast filter (virtual ones) pass them anyway; a device
+    // that refuses is still usable with static neighbours, so it is reported,
+    // not fatal.
+    rc = rte_eth_allmulticast_enable(port);
+    if (rc != 0 && rc != -ENOTSUP) state.allmulticast_error = errstr(rc);
 
     rc = rte_eth_dev_start(port);
     if (rc != 0) {

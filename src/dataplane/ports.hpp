@@ -17,6 +17,7 @@ struct PortSpec {
     uint16_t port_id = 0;
     uint16_t mtu = 1500;
     std::optional<rte_ether_addr> mac;  // configured MAC, if any
+    uint16_t rx_queues = 1;
 };
 
 struct PortState {
@@ -24,6 +25,12 @@ struct PortState {
     rte_ether_addr mac{};  // the MAC the port answers to and sends from
     bool promiscuous = false;  // set when the device refused the configured MAC
     bool mtu_in_software = false;  // the device has no MTU setting (virtual devices)
+    // With several rx queues: the RSS hash types in force (0: the device has
+    // no RSS, and spreads packets over its queues by its own rule, or not at all).
+    uint64_t rss_hf = 0;
+    std::string driver;  // "net_pcap", "net_af_packet", "net_ice", ...
+    uint16_t device_rx_queues = 0;  // what the device offers (max_rx_queues)
+    std::string allmulticast_error;  // why all-multicast could not be enabled, if it could not
 };
 
 /// Find a port by its EAL device name ("net_pcap0", "0000:3b:00.0").
@@ -31,11 +38,13 @@ std::optional<uint16_t> find_port_by_name(const std::string& device);
 std::string port_device_name(uint16_t port_id);
 std::vector<uint16_t> all_ports();
 
-/// One mempool shared by all ports, sized for every rx/tx ring plus caches.
-rte_mempool* create_mbuf_pool(unsigned n_ports, unsigned n_workers, uint16_t max_mtu,
-                              std::string& err);
+/// One mempool shared by all ports, sized for every rx/tx ring plus caches:
+/// `n_rxq` rx queues over all ports, `n_workers` tx queues on each port.
+rte_mempool* create_mbuf_pool(unsigned n_ports, unsigned n_rxq, unsigned n_workers,
+                              uint16_t max_mtu, std::string& err);
 
-/// Configure one rx queue and `n_txq` tx queues, apply MTU and MAC, start.
+/// Configure `spec.rx_queues` rx queues (RSS over them when the device has
+/// it) and `n_txq` tx queues, apply MTU and MAC, start.
 bool start_port(const PortSpec& spec, uint16_t n_txq, rte_mempool* pool, PortState& state,
                 std::string& err);
 

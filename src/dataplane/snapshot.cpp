@@ -109,6 +109,7 @@ bool Snapshot::add_neighbor(uint16_t port, const uint8_t addr[16], const rte_eth
         err = std::string("cannot add neighbor: ") + rte_strerror(-rc);
         return false;
     }
+    ++n_neighbors_;
     return true;
 }
 
@@ -121,6 +122,7 @@ const NextHop& Snapshot::lookup(const uint8_t addr[16]) const {
 }
 
 bool Snapshot::lookup_neighbor(uint16_t port, const uint8_t addr[16], rte_ether_addr& out) const {
+    if (n_neighbors_ == 0) return false;
     NeighborKey key{};
     std::memcpy(key.addr, addr, 16);
     key.port = port;

@@ -43,7 +43,12 @@ struct PortView {
     EdgePolicy edge_policy = EdgePolicy::Ignore;
     bool has_addr = false;  // the port's first address: ICMPv6 errors come from it
     uint8_t addr[16] = {};
-    /// Every address of the port, for answering Neighbor Solicitations.
+    /// fe80::/64 + the MAC's modified EUI-64: every port has one (RFC 4291
+    /// §2.1), for link-local neighbours and solicitations on links without
+    /// a configured address.
+    uint8_t link_local[16] = {};
+    /// Every address of the port, the link-local one last, for answering
+    /// Neighbor Solicitations.
     std::vector<std::array<uint8_t, 16>> addrs;
 };
 
@@ -52,10 +57,11 @@ struct NextHop {
     enum class Kind : uint8_t { NoRoute, Forward, Local };
     Kind kind = Kind::NoRoute;
     bool on_link = false;   // resolve the packet's own destination (connected route)
-    bool resolved = false;  // gateway's MAC known at build time
+    bool resolved = false;  // gateway's MAC known at build time (static neighbour)
     uint16_t port = 0;
     uint16_t encap = 0;     // 1 + index into Snapshot::encaps; 0 = plain route
     rte_ether_addr dst_mac{};
+    uint8_t gateway[16] = {};  // `via`: what neighbour discovery resolves when not `resolved`
 };
 
 /// A route's IOAM insertion, ready to apply (reference §3): the Hop-by-Hop
@@ -72,12 +78,17 @@ struct EncapProfile {
     uint8_t hbh[kIoamHbhMax];  // next-header octet patched per packet
     uint8_t tunsrc[16];
     uint8_t tundst[16];
-    // Where the outer destination routes, resolved at build time. A tunnel
-    // that cannot be reached (no route, no neighbour, local) is counted per
-    // packet rather than refused, so a later neighbour can fix it.
+    // Where the outer destination routes, found at build time. A tunnel
+    // without a route (or routed to the appliance) is counted per packet
+    // rather than refused, so a later reload can fix it. The next hop's MAC
+    // is known now only from a static neighbour; otherwise each packet
+    // resolves `tunnel_nexthop` (tundst on-link, else the gateway) as any
+    // next hop is resolved.
     bool tunnel_ok = false;
+    bool tunnel_resolved = false;
     uint16_t tunnel_port = 0;
     rte_ether_addr tunnel_mac{};
+    uint8_t tunnel_nexthop[16] = {};
 
     /// Octets added to the IPv6 packet.
     uint16_t overhead() const { return uint16_t(hbh_len + (mode == Mode::Encap ? 40 : 0)); }
@@ -131,6 +142,7 @@ public:
 
 private:
     rte_hash* neighbors_ = nullptr;
+    unsigned n_neighbors_ = 0;  // most configurations have none: skip the hash
     std::vector<NamespaceEntry> namespaces_;
     std::unique_ptr<uint16_t[]> ns_index_;  // 65536 entries: namespace id -> index + 1
 };
@@ -153,6 +165,10 @@ public:
     void reader_online(unsigned reader);
     void reader_quiescent(unsigned reader);
     void reader_offline(unsigned reader);
+
+    /// The workers' QSBR variable, for other structures they read lock-free
+    /// (the neighbour cache's removals wait on it too).
+    rte_rcu_qsbr* qsbr() const { return qsv_; }
 
 private:
     std::atomic<const Snapshot*> current_{nullptr};

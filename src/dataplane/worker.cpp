@@ -18,6 +18,7 @@
 #include "dataplane/hbh_strip.hpp"
 #include "dataplane/icmp6.hpp"
 #include "dataplane/icmp_reply.hpp"
+#include "dataplane/nd_wire.hpp"
 #include "dataplane/trace_fill.hpp"
 #include "dataplane/trace_record.hpp"
 #include "dataplane/tx_buffer.hpp"
@@ -30,7 +31,11 @@ constexpr Drop kOk = Drop::kCount;
 constexpr unsigned kPrefetchAhead = 4;
 constexpr uint64_t kDrainUs = 100;
 
-enum class Action : uint8_t { Drop, Forward, Local };
+// Hold: processed as Forward but handed to neighbour discovery instead of
+// transmitted, because nobody knows the next hop's MAC yet.
+enum class Action : uint8_t { Drop, Forward, Local, Hold };
+
+inline bool leaves(Action a) { return a == Action::Forward || a == Action::Hold; }
 
 // Where the packets of a burst come from.
 enum class Origin : uint8_t {
@@ -58,8 +63,11 @@ struct PacketMeta {
     uint16_t inner_off;   // from the (outer) IPv6 header to the one parse_ipv6 read
     uint16_t out_port;
     rte_ether_addr dst_mac;
+    uint8_t nexthop[16];  // Hold: the address to resolve on out_port
     Ipv6Parse parse;
 };
+
+enum class NdOutcome : uint8_t { Answered, Consumed, Other };
 
 struct Worker {
     const WorkerConfig& cfg;
@@ -125,12 +133,26 @@ struct Worker {
                       rte_mbuf** answers, uint16_t& n_answers);
     bool answer_with_error(const Snapshot& s, uint16_t in_port, rte_mbuf* m,
                            const PacketMeta& pm);
-    bool answer_solicitation(const Snapshot& s, uint16_t in_port, rte_mbuf* m, PacketMeta& pm,
-                             Origin origin);
+    NdOutcome handle_nd(const Snapshot& s, uint16_t in_port, rte_mbuf* m, PacketMeta& pm,
+                        Origin origin);
+    void resolve(const Snapshot& s, uint16_t port, const uint8_t* addr, PacketMeta& pm);
+    void hand_to_nd(rte_mbuf* m, const PacketMeta& pm, uint16_t in_port);
+    void drain_injected(const Snapshot& s);
     void enqueue(rte_mbuf* m, uint16_t port);
 };
 
 bool is_link_local(const uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
+
+bool is_all_nodes(const uint8_t* a) {
+    static const uint8_t kAllNodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    return std::memcmp(a, kAllNodes, 16) == 0;
+}
+
+bool is_unspecified(const uint8_t* a) {
+    for (int i = 0; i < 16; ++i)
+        if (a[i]) return false;
+    return true;
+}
 
 // ff02::1:ffXX:XXXX (RFC 4291 §2.7.1)
 bool is_solicited_node(const uint8_t* a) {
@@ -287,9 +309,10 @@ void Worker::stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
         if (pm.action == Action::Drop) continue;
         const wire::Ipv6Hdr* ip = ipv6_of(pkts[i]);
         // Multicast is not routed (no MLD state); the solicited-node groups
-        // carry Neighbor Solicitations for the appliance, handled locally.
+        // carry Neighbor Solicitations for the appliance, all-nodes the
+        // unsolicited advertisements: both are handled locally.
         if (ip->dst[0] == 0xff) {
-            if (is_solicited_node(ip->dst)) {
+            if (is_solicited_node(ip->dst) || (origin == Origin::Wire && is_all_nodes(ip->dst))) {
                 pm.action = Action::Local;
             } else {
                 pm.action = Action::Drop;
@@ -300,14 +323,21 @@ void Worker::stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
         if (is_link_local(ip->dst)) {
             // An answer to a link-local sender goes back out of the port
             // the question came in by: that is the link it belongs to.
-            if (origin == Origin::Local && s.lookup_neighbor(in_port, ip->dst, pm.dst_mac)) {
+            if (origin == Origin::Local) {
                 pm.has_egress = true;
                 pm.out_port = in_port;
+                resolve(s, in_port, ip->dst, pm);
                 continue;
             }
-            // The appliance has no link-local address of its own yet.
+            // The receiving port's own link-local address is the appliance;
+            // any other link-local destination is not forwarded.
+            if (origin == Origin::Wire &&
+                std::memcmp(ip->dst, s.ports[in_port].link_local, 16) == 0) {
+                pm.action = Action::Local;
+                continue;
+            }
             pm.action = Action::Drop;
-            pm.drop = origin == Origin::Local ? Drop::NoNeighbor : Drop::LinkLocal;
+            pm.drop = Drop::LinkLocal;
             continue;
         }
         std::memcpy(dsts[m], ip->dst, 16);
@@ -351,18 +381,27 @@ void Worker::stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
             pm.ptb_mtu = s.ports[nh.port].mtu;
             continue;
         }
-        if (nh.on_link) {
-            if (!s.lookup_neighbor(nh.port, ip->dst, pm.dst_mac)) {
-                pm.action = Action::Drop;
-                pm.drop = Drop::NoNeighbor;
-            }
-        } else if (nh.resolved) {
+        if (nh.on_link)
+            resolve(s, nh.port, ip->dst, pm);
+        else if (nh.resolved)
             pm.dst_mac = nh.dst_mac;
-        } else {
-            pm.action = Action::Drop;
-            pm.drop = Drop::NoNeighbor;
-        }
+        else
+            resolve(s, nh.port, nh.gateway, pm);
     }
+}
+
+// Static neighbours win, then what neighbour discovery learnt; otherwise the
+// packet is held for the control thread, which solicits the address.
+void Worker::resolve(const Snapshot& s, uint16_t port, const uint8_t* addr, PacketMeta& pm) {
+    if (s.lookup_neighbor(port, addr, pm.dst_mac)) return;
+    if (cfg.neighbors && cfg.neighbors->lookup(port, addr, pm.dst_mac)) return;
+    if (cfg.nd) {
+        pm.action = Action::Hold;
+        std::memcpy(pm.nexthop, addr, 16);
+        return;
+    }
+    pm.action = Action::Drop;
+    pm.drop = Drop::NoNeighbor;
 }
 
 // Decides whether this packet gets a trace from its encap route; true when
@@ -411,7 +450,16 @@ bool Worker::choose_encap(const Snapshot& s, const NextHop& nh, const wire::Ipv6
     pm.encap_inline = inline_mode;
     if (inline_mode) return false;  // neighbour as for the route
     pm.out_port = port;
-    pm.dst_mac = e.tunnel_mac;
+    if (e.tunnel_resolved) {
+        pm.dst_mac = e.tunnel_mac;
+    } else {
+        resolve(s, port, e.tunnel_nexthop, pm);
+        // Without neighbour discovery the tunnel is unreachable, as before.
+        if (pm.action == Action::Drop) {
+            pm.encap = 0;
+            pm.drop = Drop::IoamTunnelUnreachable;
+        }
+    }
     return true;
 }
 
@@ -420,7 +468,7 @@ void Worker::stage_encap(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketM
     constexpr uint16_t kIp6 = sizeof(wire::Ipv6Hdr);
     for (uint16_t i = 0; i < n; ++i) {
         PacketMeta& pm = meta[i];
-        if (!pm.encap || pm.action != Action::Forward) continue;
+        if (!pm.encap || !leaves(pm.action)) continue;
         const EncapProfile& e = s.encaps[pm.encap - 1u];
         rte_mbuf* m = pkts[i];
         // Forwarding decrements first; the encapsulating node then works on
@@ -514,7 +562,7 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
         // Traces that arrived with the packet first (Linux fills them on
         // receive), then the one this node inserted (on output).
         const unsigned n_received = pm.parse.n_trace;
-        const unsigned n_opts = n_received + (pm.encap && pm.action == Action::Forward ? 1u : 0u);
+        const unsigned n_opts = n_received + (pm.encap && leaves(pm.action) ? 1u : 0u);
         if (n_opts == 0) continue;
         // Input path: the hop limit the packet will leave with (reference §2.4).
         // The encap node's output path writes the decremented value too, so
@@ -533,7 +581,7 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
                          : TraceEvent::Local;
                 export_received = true;
             } else {
-                export_received = export_transit && pm.action == Action::Forward;
+                export_received = export_transit && leaves(pm.action);
             }
         }
         for (unsigned k = 0; k < n_opts; ++k) {
@@ -653,7 +701,10 @@ bool Worker::answer_with_error(const Snapshot& s, uint16_t in_port, rte_mbuf* m,
         return false;
     }
     const PortView& in = s.ports[in_port];
-    if (!in.has_addr) {
+    // A link-local sender is answered from the link-local address (its
+    // scope); anyone else from the port's first configured address.
+    const bool to_link_local = is_link_local(frame + sizeof(wire::EtherHdr) + 8);
+    if (!in.has_addr && !to_link_local) {
         count(IcmpEvent::NoSource);
         return false;
     }
@@ -661,7 +712,8 @@ bool Worker::answer_with_error(const Snapshot& s, uint16_t in_port, rte_mbuf* m,
         count(IcmpEvent::RateLimited);
         return false;
     }
-    if (!make_icmp_error(m, pm.parse.l3_len, type, code, param, in.addr)) {
+    if (!make_icmp_error(m, pm.parse.l3_len, type, code, param,
+                         to_link_local ? in.link_local : in.addr)) {
         count(IcmpEvent::NoRoom);
         return false;
     }
@@ -671,24 +723,60 @@ bool Worker::answer_with_error(const Snapshot& s, uint16_t in_port, rte_mbuf* m,
     return true;
 }
 
-// A Neighbor Solicitation for one of the receiving port's addresses is
-// answered out of that port at once; false leaves `pm.drop` saying why not.
-bool Worker::answer_solicitation(const Snapshot& s, uint16_t in_port, rte_mbuf* m,
-                                 PacketMeta& pm, Origin origin) {
-    const bool to_group = ipv6_of(m)->dst[0] == 0xff;
+// Neighbor Discovery addressed to the appliance: a solicitation for one of
+// the receiving port's addresses is answered out of that port at once (and
+// its source link-layer address passed on); a valid advertisement is passed
+// on to the control thread, which owns the neighbour cache. Other leaves
+// `pm.drop` saying why nothing was done.
+NdOutcome Worker::handle_nd(const Snapshot& s, uint16_t in_port, rte_mbuf* m, PacketMeta& pm,
+                            Origin origin) {
+    auto* ip = reinterpret_cast<uint8_t*>(ipv6_of(m));
+    const bool to_group = ip[24] == 0xff;
     if (origin == Origin::Wire) {
         const PortView& port = s.ports[in_port];
+        const uint32_t readable = std::min<uint32_t>(
+            pm.parse.l3_len, rte_pktmbuf_data_len(m) - uint32_t(sizeof(wire::EtherHdr)));
+        NdMessage msg;
+        const NdCheck check = check_nd(ip, readable, msg);
+        NdRecord rec{};
+        rec.port = in_port;
+        rec.type = msg.type;
+        if (check == NdCheck::Invalid) {
+            pm.drop = Drop::NdInvalid;
+            return NdOutcome::Other;
+        }
+        if (check == NdCheck::Valid && msg.type == kIcmpNeighborAdvert && cfg.nd) {
+            std::memcpy(rec.addr, msg.target, 16);
+            rec.flags = msg.flags;
+            if (msg.lladdr) {
+                std::memcpy(rec.mac, msg.lladdr, 6);
+                rec.has_mac = 1;
+            }
+            count(cfg.nd->report(rec) ? IcmpEvent::NdAdvertReceived : IcmpEvent::NdRecordDropped);
+            return NdOutcome::Consumed;
+        }
+        // RFC 4861 §7.2.3: a solicitation for us teaches its sender's address.
+        const bool learn = check == NdCheck::Valid && msg.type == kIcmpNeighborSolicit &&
+                           cfg.nd && msg.lladdr && !is_unspecified(ip + 8);
+        if (learn) {
+            std::memcpy(rec.addr, ip + 8, 16);
+            std::memcpy(rec.mac, msg.lladdr, 6);
+            rec.has_mac = 1;
+        }
         rte_ether_addr dst_mac;
         switch (make_neighbor_advert(m, pm.parse.l3_len, port.addrs, port.mac, dst_mac)) {
             case NdResult::Advertised: {
                 count(IcmpEvent::NeighborAdvert);
+                if (learn)
+                    count(cfg.nd->report(rec) ? IcmpEvent::NdSolicitLearnt
+                                              : IcmpEvent::NdRecordDropped);
                 auto* eth = rte_pktmbuf_mtod(m, wire::EtherHdr*);
                 std::memcpy(eth->dst, dst_mac.addr_bytes, 6);
                 std::memcpy(eth->src, port.mac.addr_bytes, 6);
                 enqueue(m, in_port);
-                return true;
+                return NdOutcome::Answered;
             }
-            case NdResult::Invalid: pm.drop = Drop::NdInvalid; return false;
+            case NdResult::Invalid: pm.drop = Drop::NdInvalid; return NdOutcome::Other;
             case NdResult::NotOurs:
             case NdResult::NotSolicitation: break;
         }
@@ -696,7 +784,39 @@ bool Worker::answer_solicitation(const Snapshot& s, uint16_t in_port, rte_mbuf* 
     // Group traffic the appliance does not take part in is multicast, not
     // something addressed to it.
     if (to_group) pm.drop = Drop::Multicast;
-    return false;
+    return NdOutcome::Other;
+}
+
+// The packet is complete for the wire except its destination MAC: the control
+// thread holds it until the neighbour answers (or fails).
+void Worker::hand_to_nd(rte_mbuf* m, const PacketMeta& pm, uint16_t in_port) {
+    NdMbufMeta* meta = cfg.nd->meta(m);
+    std::memcpy(meta->nexthop, pm.nexthop, 16);
+    meta->out_port = pm.out_port;
+    meta->in_port = in_port;
+    meta->kind = NdMbufMeta::Held;
+    if (cfg.nd->hold(m)) {
+        count(IcmpEvent::NdHeld);
+        return;
+    }
+    count(Drop::NdQueueFull);
+    rte_pktmbuf_free(m);
+}
+
+void Worker::drain_injected(const Snapshot& s) {
+    rte_mbuf* pkts[kBurst];
+    const unsigned n = cfg.nd->take_injected(cfg.index, pkts, kBurst);
+    for (unsigned i = 0; i < n; ++i) {
+        rte_mbuf* m = pkts[i];
+        const NdMbufMeta* meta = cfg.nd->meta(m);
+        if (meta->kind == NdMbufMeta::Transmit && meta->out_port < kMaxPorts &&
+            s.ports[meta->out_port].active)
+            enqueue(m, meta->out_port);
+        else if (meta->kind == NdMbufMeta::Route && meta->in_port < kMaxPorts)
+            process_burst(s, meta->in_port, &m, 1, Origin::Local);
+        else
+            rte_pktmbuf_free(m);
+    }
 }
 
 void Worker::enqueue(rte_mbuf* m, uint16_t port) {
@@ -720,7 +840,9 @@ void Worker::stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, 
             // A tunnel is opened, an echo request answered; nothing else has
             // a local stack yet.
             pm.action = Action::Drop;
-            pm.drop = origin == Origin::Local
+            // Tunnels end at unicast addresses of ours; all-nodes is taken
+            // for Neighbor Advertisements only.
+            pm.drop = origin == Origin::Local || is_all_nodes(ipv6_of(m)->dst)
                           ? Drop::LocalDelivery
                           : decapsulate(m, pm.parse.l3_len, s.ports[in_port].decap);
             if (pm.drop == Drop::kCount) {
@@ -739,7 +861,11 @@ void Worker::stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, 
                     case EchoResult::BadChecksum: pm.drop = Drop::IcmpBadChecksum; break;
                     case EchoResult::NoRoom: count(IcmpEvent::NoRoom); break;
                     case EchoResult::NotEcho:
-                        if (answer_solicitation(s, in_port, m, pm, origin)) continue;
+                        switch (handle_nd(s, in_port, m, pm, origin)) {
+                            case NdOutcome::Answered: continue;
+                            case NdOutcome::Consumed: to_free[n_free++] = m; continue;
+                            case NdOutcome::Other: break;
+                        }
                         break;
                 }
             }
@@ -767,8 +893,12 @@ void Worker::stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, 
         }
         auto* eth = rte_pktmbuf_mtod(m, wire::EtherHdr*);
         if (!pm.hop_limit_done) --ipv6_of(m)->hop_limit;
-        std::memcpy(eth->dst, pm.dst_mac.addr_bytes, 6);
         std::memcpy(eth->src, s.ports[pm.out_port].mac.addr_bytes, 6);
+        if (pm.action == Action::Hold) {
+            hand_to_nd(m, pm, in_port);
+            continue;
+        }
+        std::memcpy(eth->dst, pm.dst_mac.addr_bytes, 6);
         enqueue(m, pm.out_port);
     }
     if (n_free) rte_pktmbuf_free_bulk(to_free, n_free);
@@ -812,6 +942,10 @@ void BurstProcessor::process(const Snapshot& s, uint16_t in_port, rte_mbuf** pkt
     impl_->process_burst(s, in_port, pkts, n, Origin::Wire);
 }
 
+void BurstProcessor::drain_injected(const Snapshot& s) {
+    if (impl_->cfg.nd && impl_->cfg.nd->has_injected(impl_->cfg.index)) impl_->drain_injected(s);
+}
+
 void BurstProcessor::flush() {
     for (uint16_t p : impl_->cfg.tx_ports) impl_->tx[p].drain(p, uint16_t(impl_->cfg.index), impl_->st);
 }
@@ -823,6 +957,7 @@ int worker_main(void* arg) {
     const uint64_t drain_tsc = (rte_get_tsc_hz() + 1000000 - 1) / 1000000 * kDrainUs;
     uint64_t prev_tsc = rte_rdtsc();
     rte_mbuf* burst[kBurst];
+    uint32_t empty_polls = 0;
 
     cfg.slot->reader_online(cfg.index);
     while (!cfg.stop->load(std::memory_order_relaxed)) {
@@ -830,21 +965,36 @@ int worker_main(void* arg) {
         const Snapshot* s = cfg.slot->acquire();
         // Console `stop`: no rx polling; tx drain and the quiescent report go on.
         const bool polling = !cfg.forwarding || cfg.forwarding->load(std::memory_order_relaxed);
-        for (const RxQueueRef& q : cfg.rx) {
-            if (!polling) break;
+        bool got = false;
+        for (size_t i = 0; polling && i < cfg.rx.size(); ++i) {
+            const RxQueueRef& q = cfg.rx[i];
             const uint16_t n = rte_eth_rx_burst(q.port, q.queue, burst, kBurst);
             if (n == 0) continue;
+            got = true;
             w.st.rx[q.port].add(n);
+            w.st.rx_queue[i].add(n);
             w.st.rx_bursts.add(1);
             if (n == kBurst) w.st.rx_full_bursts.add(1);
             w.process_burst(*s, q.port, burst, n, Origin::Wire);
         }
+        // What the control thread sends (solicitations, released packets):
+        // one emptiness check when there is nothing.
+        if (cfg.nd && cfg.nd->has_injected(cfg.index)) w.drain_injected(*s);
         const uint64_t now = rte_rdtsc();
         if (now - prev_tsc > drain_tsc) {
             for (uint16_t p : cfg.tx_ports) w.tx[p].flush(p, txq, w.st);
             prev_tsc = now;
         }
         cfg.slot->reader_quiescent(cfg.index);
+        empty_polls = got ? 0 : empty_polls + 1;
+        if (cfg.idle_sleep_us && empty_polls >= cfg.idle_polls) {
+            // Nothing is lost by sleeping with packets buffered for tx, but
+            // they would wait the whole nap: send them first.
+            for (uint16_t p : cfg.tx_ports) w.tx[p].flush(p, txq, w.st);
+            w.st.idle_sleeps.add(1);
+            rte_delay_us_sleep(cfg.idle_sleep_us);
+            empty_polls = 0;
+        }
     }
     for (uint16_t p : cfg.tx_ports) w.tx[p].drain(p, txq, w.st);
     cfg.slot->reader_offline(cfg.index);

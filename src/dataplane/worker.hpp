@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "dataplane/export_ring.hpp"
+#include "dataplane/nd_channel.hpp"
+#include "dataplane/neighbor_cache.hpp"
 #include "dataplane/snapshot.hpp"
 #include "dataplane/worker_stats.hpp"
 
@@ -21,7 +23,11 @@ struct RxQueueRef {
 
 struct WorkerConfig {
     unsigned index = 0;  // QSBR reader id and tx queue id on every port
-    std::vector<RxQueueRef> rx;
+    std::vector<RxQueueRef> rx;  // at most kMaxRxPerWorker
+    // After `idle_polls` loop iterations in a row without a packet, sleep
+    // idle_sleep_us (0: busy-poll for ever, the lowest latency).
+    uint32_t idle_sleep_us = 0;
+    uint32_t idle_polls = 0;
     std::vector<uint16_t> tx_ports;  // every started port
     SnapshotSlot* slot = nullptr;
     WorkerStats* stats = nullptr;
@@ -31,6 +37,10 @@ struct WorkerConfig {
     const std::atomic<bool>* forwarding = nullptr;
     ExportRing* export_ring = nullptr;  // null: no trace export
     bool export_transit = false;        // also export traces of forwarded packets
+    // Neighbour discovery. Without it (fuzzers, some tests) a next hop with
+    // no static neighbour is dropped as no_neighbor, as before ND existed.
+    const NeighborCache* neighbors = nullptr;
+    NdChannel* nd = nullptr;
 };
 
 /// lcore entry point (rte_eal_remote_launch); `arg` is a WorkerConfig*.
@@ -51,6 +61,9 @@ public:
     void process(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n);
     /// Sends everything still buffered (what the drain timer does).
     void flush();
+    /// Takes what the control thread injected for this worker (cfg.nd),
+    /// as the poll loop does every iteration.
+    void drain_injected(const Snapshot& s);
 
     struct Impl;
 

@@ -21,6 +21,9 @@ private:
     std::atomic<uint64_t> v_{0};
 };
 
+/// How many rx queues one worker can poll (and count separately).
+inline constexpr unsigned kMaxRxPerWorker = 256;
+
 struct alignas(64) WorkerStats {
     Counter drops[kDropCount];
     Counter ioam[kIoamEventCount];
@@ -29,6 +32,8 @@ struct alignas(64) WorkerStats {
     Counter tx[kMaxPorts];
     Counter rx_bursts;       // non-empty rx bursts
     Counter rx_full_bursts;  // bursts that came back full: the saturation signal
+    Counter rx_queue[kMaxRxPerWorker];  // by position in WorkerConfig::rx
+    Counter idle_sleeps;                // --idle-sleep-us naps taken
 };
 
 }  // namespace ioamfwd::dp

@@ -147,7 +147,7 @@ class RouteConf:
 @dataclass
 class Outcome:
     """What the appliance should do with one received frame."""
-    verdict: str                                  # "forward" or "drop"
+    verdict: str                                  # "forward", "drop" or "held" (ND)
     drop: Optional[str] = None
     events: List[str] = field(default_factory=list)
     port: Optional[str] = None                    # egress port name
@@ -303,8 +303,9 @@ class EncapNode:
               ) -> Outcome:
         mac = self.neighbor(port, nexthop)
         if mac is None:
-            out.verdict, out.drop = "drop", (DROP_TUNNEL if out.mode == "encap"
-                                            else "no_neighbor")
+            # Held for neighbour discovery (RFC 4861 7.2.2): solicited, not
+            # sent, and in these short runs never answered.
+            out.verdict, out.drop = "held", None
             return out
         if len(pkt) > self.ports[port].mtu:
             out.verdict, out.drop = "drop", plain_mtu_drop
@@ -378,7 +379,7 @@ class EncapNode:
             # the transit model's variables (none expected) move with the inner packet
             out.variables = [(o + added, k) for o, k in out.variables]
         if self.neighbor(port, nexthop) is None:
-            out.verdict, out.drop = "drop", DROP_TUNNEL if mode == "encap" else "no_neighbor"
+            out.verdict, out.drop = "held", None  # as in _emit: neighbour discovery holds it
             return out
         if len(new) > self.ports[port].mtu:
             out.verdict, out.drop = "drop", DROP_IOAM_MTU

@@ -97,6 +97,10 @@ class RunResult:
     stdout: str
     stderr: str
     sent: int = 0
+    returncode: int = 0
+    # Per port, what each tx queue sent (one entry per tx_pcap file); out
+    # holds the same frames, queue after queue.
+    out_queues: Optional[Dict[int, List[List[bytes]]]] = None
 
     def nonzero(self, section: str) -> Dict[str, int]:
         return {k: v for k, v in self.stats.get(section, {}).items() if v}
@@ -121,10 +125,17 @@ class RunResult:
                 f"--- stdout ---\n{self.stdout[-4000:]}\n--- stderr ---\n{self.stderr[-4000:]}")
 
 
-def run_appliance(workdir: Path, config_text: str, inputs: Dict[int, Sequence[bytes]],
-                  nports: int = 2) -> RunResult:
+def run_appliance(workdir: Path, config_text: str, inputs: Dict[int, Sequence],
+                  nports: int = 2, *, rx_queues: int = 1, tx_queues: int = 1,
+                  eal_lcores: Sequence[str] = ("-l", "0-1"), extra_args: Sequence[str] = (),
+                  check: bool = True) -> RunResult:
     """Run ioamfwd once: port i receives ``inputs[i]``; returns what each port
-    sent and the stats. Asserts a clean exit and ``mbufs_in_use == 0``."""
+    sent and the stats. Asserts a clean exit and ``mbufs_in_use == 0``.
+
+    With ``rx_queues`` > 1, ``inputs[i]`` is a list of per-queue frame lists
+    (one rx_pcap file each); ``tx_queues`` tx_pcap files per port (one per
+    worker lcore). ``check=False`` returns a failed run (returncode, stderr)
+    instead of failing the test."""
     import pytest  # local: keep this module importable outside pytest
 
     exe = binary()
@@ -136,14 +147,29 @@ def run_appliance(workdir: Path, config_text: str, inputs: Dict[int, Sequence[by
     conf.write_text(config_text)
     stats_path = workdir / "STATS.json"
     prefix = f"pcaptest_{os.getpid()}_{next(_RUN_IDS)}"
-    cmd = [str(exe), "-l", "0-1", "--no-huge", "-m", "512", *eal_memory_args(prefix),
+    cmd = [str(exe), *eal_lcores, "--no-huge", "-m", "512", *eal_memory_args(prefix),
            "--no-pci", "--log-level=lib.eal:error"]
+
+    def name(kind: str, port: int, queue: int, count: int) -> Path:
+        # single-queue names stay as they always were
+        return workdir / (f"{kind}{port}.pcap" if count == 1 else f"{kind}{port}_{queue}.pcap")
+
+    tx_files: Dict[int, List[Path]] = {}
     for i in range(nports):
-        rx, tx = workdir / f"IN{i}.pcap", workdir / f"OUT{i}.pcap"
-        write_pcap(rx, inputs.get(i, []))
-        cmd += ["--vdev", f"net_pcap{i},rx_pcap={rx},tx_pcap={tx}"]
+        per_queue = [inputs.get(i, [])] if rx_queues == 1 else \
+            list(inputs.get(i, [[] for _ in range(rx_queues)]))
+        assert len(per_queue) == rx_queues, f"port {i}: give {rx_queues} frame lists"
+        vdev = f"net_pcap{i}"
+        for q, frames in enumerate(per_queue):
+            rx = name("IN", i, q, rx_queues)
+            write_pcap(rx, frames)
+            vdev += f",rx_pcap={rx}"
+        tx_files[i] = [name("OUT", i, q, tx_queues) for q in range(tx_queues)]
+        for tx in tx_files[i]:
+            vdev += f",tx_pcap={tx}"
+        cmd += ["--vdev", vdev]
     cmd += ["--", "--config", str(conf), "--idle-exit", str(IDLE_EXIT_MS),
-            "--stats-json", str(stats_path)]
+            "--stats-json", str(stats_path), *extra_args]
     (workdir / "cmdline.txt").write_text(" ".join(cmd) + "\n")
     started = time.time()
     try:
@@ -157,6 +183,10 @@ def run_appliance(workdir: Path, config_text: str, inputs: Dict[int, Sequence[by
     shutil.rmtree(Path("/var/run/dpdk") / prefix, ignore_errors=True)
     (workdir / "stdout.txt").write_text(proc.stdout)
     (workdir / "stderr.txt").write_text(proc.stderr)
+    sent = sum(len(v) if rx_queues == 1 else sum(len(q) for q in v) for v in inputs.values())
+    if not check and proc.returncode != 0:
+        return RunResult({}, {}, started, ended, workdir, proc.stdout, proc.stderr, sent,
+                         proc.returncode)
     if proc.returncode != 0:
         pytest.fail(f"ioamfwd exited with {proc.returncode} (workdir {workdir})\n"
                     f"cmd: {' '.join(cmd)}\n--- stdout ---\n{proc.stdout[-6000:]}\n"
@@ -166,9 +196,10 @@ def run_appliance(workdir: Path, config_text: str, inputs: Dict[int, Sequence[by
     except (OSError, ValueError) as exc:
         pytest.fail(f"cannot read {stats_path}: {exc}\n--- stdout ---\n{proc.stdout}\n"
                     f"--- stderr ---\n{proc.stderr}")
-    res = RunResult({i: read_pcap(workdir / f"OUT{i}.pcap") for i in range(nports)},
-                    stats, started, ended, workdir, proc.stdout, proc.stderr,
-                    sum(len(v) for v in inputs.values()))
+    out_queues = {i: [read_pcap(f) for f in files] for i, files in tx_files.items()}
+    res = RunResult({i: [f for q in qs for f in q] for i, qs in out_queues.items()},
+                    stats, started, ended, workdir, proc.stdout, proc.stderr, sent,
+                    proc.returncode, out_queues)
     assert stats.get("mbufs_in_use") == 0, f"mbuf leak\n{res.describe()}"
     return res
 

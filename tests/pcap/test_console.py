@@ -739,7 +739,20 @@ def test_save_config_reload_round_trip(nodes):
     ports = node.workdir / "ports.yaml"
     ports.write_text(CONFIG.replace("mac: 02:00:00:00:02:01", "mac: 02:00:00:00:02:99"))
     r = node.cmd(f"reload {ports}")
-    assert "port eth1 changed its name, device, MTU or MAC (restart required)" in r, r
+    assert "port eth1 changed its name, device, MTU, MAC or rx_queues (restart required)" \
+        in r, r
+    # Queues and their lcores are handed to the workers once, at start.
+    queues = node.workdir / "queues.yaml"
+    queues.write_text(CONFIG.replace("    device: net_pcap0\n",
+                                     "    device: net_pcap0\n    rx_queues: 2\n"))
+    r = node.cmd(f"reload {queues}")
+    assert "port eth0 changed its name, device, MTU, MAC or rx_queues (restart required)" \
+        in r, r
+    lcores = node.workdir / "lcores.yaml"
+    lcores.write_text(CONFIG + "lcores:\n  - {lcore: 1, rx: [{port: eth0, queue: 0}, "
+                               "{port: eth1, queue: 0}]}\n")
+    r = node.cmd(f"reload {lcores}")
+    assert "lcores (which lcore polls which rx queue) changed (restart required)" in r, r
     assert node.cmd("show config") == changed
     # SIGHUP reads the file `reload FILE` named last.
     node.ok("set node id 5")
@@ -748,6 +761,17 @@ def test_save_config_reload_round_trip(nodes):
     while node.cmd("show config") != changed:
         assert time.time() < deadline, "SIGHUP did not reload the saved file"
         time.sleep(0.02)
+    node.finish()
+
+
+def test_rx_config_option_survives_reload(nodes):
+    """--rx-config replaces lcores: in every configuration applied, so a reload
+    of the start-up file (which has no lcores:) is not a restart-needing change."""
+    node = nodes(rx0=[], extra=["--rx-config", "(eth1,0,1),(eth0,0,1)"])
+    assert "lcores:\n  - lcore: 1\n    rx: [{port: eth1, queue: 0}, {port: eth0, queue: 0}]" \
+        in node.cmd("show config")
+    r = node.cmd(f"reload {node.conf}")
+    assert r.startswith(f"configuration reloaded from {node.conf}"), r
     node.finish()
 
 
@@ -842,6 +866,10 @@ def test_telemetry_endpoints_and_log_bridge(nodes):
                            "via": "db02::2"}
     assert routes["2"]["kind"] == "connected"
     assert list(telemetry(node.prefix, "/ioamfwd/routes,3")) == ["3"]
+    lcores = telemetry(node.prefix, "/ioamfwd/lcores")
+    assert lcores["lcore1"]["rx"] == BURST and lcores["lcore1"]["tx"] == BURST
+    assert lcores["lcore1"]["port0_q0"] == BURST and lcores["lcore1"]["port1_q0"] == 0
+    assert f"rx by queue: eth0/0 {BURST} eth1/0 0" in node.cmd("show stats")
     # clear stats restarts the console's view, not the telemetry totals.
     node.cmd("clear stats")
     assert "total     rx            0" in node.cmd("show stats")

@@ -53,8 +53,12 @@ BCAST = "ff:ff:ff:ff:ff:ff"
 # Porthos (seed 002) with the return route to Alpha's link that
 # config/porthos.yaml has, a second address on eth0, an MTU on eth1, a
 # route whose gateway has no neighbour entry and a port without addresses.
+# Neighbour discovery gives up after one solicitation and 100 ms, so the
+# Destination Unreachable (address unreachable) of an unresolved next hop
+# comes within the run's 300 ms idle exit.
 CONFIG = f"""\
 node: {{id: 2, id_wide: 22222222}}
+nd: {{retrans_ms: 100, max_solicit: 1}}
 ports:
   - name: eth0
     device: net_pcap0
@@ -164,6 +168,7 @@ class ICase:
     answer_drop: Optional[str] = None        # the message's own drop (no way back)
     forward: Optional[bytes] = None          # expected forwarded frame (on eth1)
     events: List[str] = field(default_factory=list)
+    held: bool = False                       # handed to neighbour discovery (nd_held)
 
     @property
     def tag(self) -> int:
@@ -193,6 +198,18 @@ def _cases() -> List[ICase]:
         c = add(name, build, drop=drop, counter="icmp_unreachable")
         inv, var = as_dropped(c.frame)
         c.answer = error_answer(ioam.ICMP6_DEST_UNREACH, ETH0_A, ALPHA, inv, code=code,
+                                variables=var)
+        return c
+
+    def du_nd(name, build):
+        """A packet whose next hop never answers: held, solicited, then
+        Destination Unreachable code 3 quoting it as it was to leave (hop
+        limit decremented, as Linux's neighbour failure does); the drop is
+        counted by neighbour discovery (nd group), not as no_neighbor."""
+        c = add(name, build, held=True)
+        inv, var = as_dropped(c.frame)
+        inv = ioam.set_hop_limit(inv, c.frame[14 + 7] - 1)
+        c.answer = error_answer(ioam.ICMP6_DEST_UNREACH, ETH0_A, ALPHA, inv, code=3,
                                 variables=var)
         return c
 
@@ -228,8 +245,8 @@ def _cases() -> List[ICase]:
 
     # --- Destination Unreachable (RFC 4443 3.1) -----------------------------------------
     du("du_no_route", lambda t: echo(t, dst="db09::1"), 0, "no_route")
-    du("du_no_neighbor_via", lambda t: echo(t, dst="db07::5"), 3, "no_neighbor")
-    du("du_no_neighbor_on_link", lambda t: echo(t, dst="db02::77"), 3, "no_neighbor")
+    du_nd("du_no_neighbor_via", lambda t: echo(t, dst="db07::5"))
+    du_nd("du_no_neighbor_on_link", lambda t: echo(t, dst="db02::77"))
     # 48 + 1232 = 1280: quoted whole; one octet more is cut
     du("du_quote_1232_whole", lambda t: sized(t, 1232, dst="db09::1"), 0, "no_route")
     du("du_quote_1233_cut", lambda t: sized(t, 1233, dst="db09::1"), 0, "no_route")
@@ -294,8 +311,10 @@ def _cases() -> List[ICase]:
         port=2, drop="hop_limit_exceeded", counter="icmp_no_source")
     c = te("error_no_route_back", lambda t: echo(t, src=NO_ROUTE_SRC, hlim=1))
     c.answer, c.answer_drop = None, "no_route"
+    # The Time Exceeded is held for db04::9 and dropped when it fails: no
+    # error about an error (RFC 4443 2.4(e)), counted unreachable_suppressed.
     c = te("error_no_neighbor_back", lambda t: echo(t, src=NO_NEIGH_SRC, hlim=1))
-    c.answer, c.answer_drop = None, "no_neighbor"
+    c.answer, c.held = None, True
     return cases
 
 
@@ -359,13 +378,38 @@ def test_counters(icmp_run):
     drops = Counter(c.drop for c in CASES if c.drop)
     drops.update(c.answer_drop for c in CASES if c.answer_drop)
     icmp = Counter(c.counter for c in CASES if c.counter)
+    icmp["nd_held"] = sum(1 for c in CASES if c.held)
     events = Counter(e for c in CASES for e in c.events)
     run = icmp_run
     assert run.drops == dict(drops), run.describe()
     assert run.icmp == dict(icmp), run.describe()
     assert run.ioam == dict(events), run.describe()
+    nd = run.nonzero("nd")
+    assert (nd["ns_multicast"], nd["failed"], nd["unreachable"], nd["unreachable_sent"],
+            nd["unreachable_suppressed"]) == (2, 2, 3, 2, 1), run.describe()
     sent = sum(1 for c in CASES if c.answer) + sum(1 for c in CASES if c.forward)
+    sent += len(UNRESOLVED)  # one solicitation per unresolved next hop
     assert sum(len(v) for v in run.out.values()) == sent, run.describe()
+
+
+# Next hops the run solicits: (port, address) -> the port's source address.
+UNRESOLVED = {(0, "db04::9"): ETH0_A, (1, "db02::77"): ETH1_A}
+
+
+def test_solicitations(icmp_run):
+    """RFC 4861 7.2.2: one multicast Neighbor Solicitation per unresolved
+    next hop, out of its port, to the target's solicited-node group, from
+    the port's first address, with our MAC as Source Link-Layer Address;
+    built here with Scapy."""
+    from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr
+    for (port, target), src in UNRESOLVED.items():
+        group = ioam.solicited_node(target)
+        want = ioam.ether(ioam.multicast_mac(group), MAC[port], bytes(
+            IPv6(src=src, dst=group, hlim=255) / ICMPv6ND_NS(tgt=target)
+            / ICMPv6NDOptSrcLLAddr(lladdr=MAC[port])))
+        got = [f for f in icmp_run.out[port] if len(f) > 54 and f[54] == 135]
+        assert got == [want], (f"{target}: expected {want.hex()}, got "
+                               f"{[f.hex() for f in got]}\n{icmp_run.describe()}")
 
 
 def test_literal_time_exceeded(icmp_run):
@@ -407,7 +451,8 @@ def test_tshark_checksums(icmp_run, mtu_run, own_run, tmp_path):
     bad = [(i, g) for i, g in enumerate(got) if g["checksum"] != "Good" or g["malformed"]]
     assert not bad, bad
     assert len(msgs) == (sum(1 for c in CASES if c.answer) + len(OWN_CASES)
-                         + sum(1 for _, _, mtu in MTU_CASES if mtu))
+                         + sum(1 for _, _, mtu in MTU_CASES if mtu)
+                         + len(UNRESOLVED))  # the solicitations are checked too
 
 
 # --------------------------------------------------------------------------

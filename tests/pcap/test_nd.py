@@ -78,6 +78,7 @@ class NCase:
     answer: Optional[bytes] = None          # expected NA frame
     drop: Optional[str] = None
     counter: Optional[str] = None           # its counter in the stats group "icmp"
+    learns: bool = False                    # its SLLA goes to neighbour discovery (7.2.3)
 
 
 def ns_frame(tag: int, target: str, *, src: Optional[str] = None, dst: Optional[str] = None,
@@ -125,7 +126,7 @@ def _cases() -> List[NCase]:
         f = ns_frame(t, target, port=port, **kw)
         src = str(ipaddress.IPv6Address(f[14 + 8:14 + 24]))
         cases.append(NCase(name, t, f, port, na_frame(target, src, src_mac(t), port),
-                           counter="nd_advert"))
+                           counter="nd_advert", learns=kw.get("sllao", True)))
 
     def dad(name, target):
         t = next(tags)
@@ -287,6 +288,9 @@ def test_counters(nd_run):
     assert run.drops == dict(drops), run.describe()
     icmp = Counter(c.counter for c in CASES if c.counter)
     icmp["icmp_echo_reply"] += 1                                  # LINK_LOCAL_ECHO
+    # Each answered solicitation with a source link-layer address also
+    # teaches neighbour discovery its sender (RFC 4861 7.2.3).
+    icmp["nd_solicit_learnt"] = sum(1 for c in CASES if c.learns)
     assert run.icmp == dict(icmp), run.describe()
     assert sum(len(v) for v in run.out.values()) == sum(1 for c in CASES if c.answer) + 1
     assert run.port("eth1")["tx"] == sum(1 for c in CASES if c.answer and c.port == 1)

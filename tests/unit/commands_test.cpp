@@ -91,6 +91,7 @@ public:
     bool forwarding() const override { return fwd; }
     void set_forwarding(bool on) override { fwd = on; }
     void quit() override { quitted = true; }
+    std::string neighbors() override { return "NEIGHBORS\n"; }
 
     std::string yaml() const { return write_config(cfg); }
 
@@ -478,6 +479,9 @@ TEST(CommandsAppliance, ShowClearStartStopQuitHelp) {
     refused(api, "show port xstats eth7", "no port named 'eth7'");
     refused(api, "show port", "missing stats or xstats");
     EXPECT_EQ(run(api, "show stats"), "STATS\n");
+    EXPECT_EQ(run(api, "show neighbors"), "NEIGHBORS\n");
+    EXPECT_EQ(run(api, "show neighbours"), "NEIGHBORS\n");
+    refused(api, "show neighbors all", "unexpected 'all'");
     EXPECT_EQ(run(api, "clear stats"), "statistics cleared\n");
     EXPECT_EQ(api.clears, 1);
     refused(api, "clear counters", "only stats can be cleared");
@@ -548,6 +552,8 @@ TEST(CommandsConfig, WriterQuotesWhatYamlWouldMisread) {
 TEST(CommandsConfig, EveryKeySurvivesTheRoundTrip) {
     const char* every = R"(node: {id: 0x123456, id_wide: 0x00abcdef01234567}
 icmp: {rate: 7, burst: 9}
+nd: {reachable_ms: 15000, retrans_ms: 250, max_solicit: 5, queue_per_neighbor: 7,
+     max_entries: 99, gc_stale_s: 33}
 ports:
   - name: p0
     device: "0000:3b:00.0"
@@ -558,7 +564,7 @@ ports:
     decap: true
     edge: true
     edge_policy: drop
-  - {name: p1, device: net_pcap1, edge: true, edge_policy: strip}
+  - {name: p1, device: net_pcap1, edge: true, edge_policy: strip, rx_queues: 3}
 schemas:
   - {id: 0xffffff, hex: "00ff10"}
   - {id: 0, data: "x"}
@@ -574,6 +580,9 @@ routes:
   - {prefix: db07::/64, port: p1, encap: {trace: {type: 0x800000, ns: 0, size: 4}}}
 neighbors:
   - {address: "fe80::1", mac: 02:00:00:00:00:09, port: p0}
+lcores:
+  - {lcore: 5, rx: [{port: p1, queue: 2}, {port: p0, queue: 0}]}
+  - {lcore: 2, rx: [{port: p1, queue: 0}, {port: p1, queue: 1}]}
 )";
     const Config a = load_config_text(every, "every.yaml");
     const Config b = load_config_text(write_config(a), "again.yaml");
@@ -581,6 +590,12 @@ neighbors:
     EXPECT_EQ(b.node.id_wide, 0x00abcdef01234567ull);
     EXPECT_EQ(b.icmp.rate, 7u);
     EXPECT_EQ(b.icmp.burst, 9u);
+    EXPECT_EQ(b.nd.reachable_ms, 15000u);
+    EXPECT_EQ(b.nd.retrans_ms, 250u);
+    EXPECT_EQ(b.nd.max_solicit, 5u);
+    EXPECT_EQ(b.nd.queue_per_neighbor, 7u);
+    EXPECT_EQ(b.nd.max_entries, 99u);
+    EXPECT_EQ(b.nd.gc_stale_s, 33u);
     ASSERT_EQ(b.ports.size(), 2u);
     const PortConfig& p = b.ports[0];
     EXPECT_EQ(p.name, "p0");
@@ -595,6 +610,17 @@ neighbors:
     EXPECT_TRUE(p.edge);
     EXPECT_EQ(p.edge_policy, PortConfig::EdgePolicy::Drop);
     EXPECT_EQ(b.ports[1].edge_policy, PortConfig::EdgePolicy::Strip);
+    EXPECT_EQ(p.rx_queues, 1);
+    EXPECT_EQ(b.ports[1].rx_queues, 3);
+    ASSERT_EQ(b.lcores.size(), 2u);
+    EXPECT_EQ(b.lcores[0].lcore, 5u);
+    ASSERT_EQ(b.lcores[0].rx.size(), 2u);
+    EXPECT_EQ(b.lcores[0].rx[0].port, "p1");
+    EXPECT_EQ(b.lcores[0].rx[0].queue, 2);
+    EXPECT_EQ(b.lcores[0].rx[1].port, "p0");
+    EXPECT_EQ(b.lcores[1].lcore, 2u);
+    ASSERT_EQ(b.lcores[1].rx.size(), 2u);
+    EXPECT_EQ(b.lcores[1].rx[1].queue, 1);
     EXPECT_FALSE(b.ports[1].mac);
     ASSERT_EQ(b.schemas.size(), 2u);
     EXPECT_EQ(b.schemas[0].id, 0xffffffu);

@@ -418,6 +418,43 @@ TEST(ConfigLoad, IcmpRateLimit) {
     EXPECT_NE(e.reason().find("unknown key 'limit'"), std::string::npos) << e.what();
 }
 
+TEST(ConfigNd, DefaultsAreRfc4861s) {
+    Config c = load_config_text(kOnePort, "nd.yaml");
+    EXPECT_EQ(c.nd.reachable_ms, 30000u);
+    EXPECT_EQ(c.nd.retrans_ms, 1000u);
+    EXPECT_EQ(c.nd.max_solicit, 3u);
+    EXPECT_EQ(c.nd.queue_per_neighbor, 3u);
+    EXPECT_EQ(c.nd.max_entries, 1024u);
+    EXPECT_EQ(c.nd.gc_stale_s, 60u);
+}
+
+TEST(ConfigNd, RefusesOutOfRangeAndUnknownKeysWithTheirPosition) {
+    Config c = load_config_text(std::string("nd: {retrans_ms: 100, max_solicit: 10}\n") + kOnePort,
+                                "nd.yaml");
+    EXPECT_EQ(c.nd.retrans_ms, 100u);
+    EXPECT_EQ(c.nd.max_solicit, 10u);
+    struct Bad {
+        const char* yaml;
+        const char* key;
+        int line, column;
+    };
+    const Bad bad[] = {
+        {"nd:\n  retrans_ms: 99\n", "nd.retrans_ms", 2, 15},
+        {"nd:\n  reachable_ms: 999\n", "nd.reachable_ms", 2, 17},
+        {"nd:\n  max_solicit: 0\n", "nd.max_solicit", 2, 16},
+        {"nd:\n  queue_per_neighbor: 65\n", "nd.queue_per_neighbor", 2, 23},
+        {"nd:\n  max_entries: 7\n", "nd.max_entries", 2, 16},
+        {"nd:\n  gc_stale_s: -1\n", "nd.gc_stale_s", 2, 15},
+        {"nd:\n  delay_ms: 5\n", "delay_ms", 2, 3},
+    };
+    for (const Bad& b : bad) {
+        ConfigError e = error_of(std::string(b.yaml) + kOnePort);
+        EXPECT_NE(std::string(e.what()).find(b.key), std::string::npos) << e.what();
+        EXPECT_EQ(e.mark().line, b.line) << e.what();
+        EXPECT_EQ(e.mark().column, b.column) << e.what();
+    }
+}
+
 TEST(ConfigLoad, NamespaceDefaultsAreAllOnes) {
     Config c = load_config_text(std::string(kOnePort) + "namespaces:\n  - id: 0\n", "t");
     ASSERT_EQ(c.namespaces.size(), 1u);
@@ -605,8 +642,8 @@ TEST(ConfigMessage, UnknownKeyNamesTheMappingAndSuggests) {
 TEST(ConfigMessage, UnknownKeyFarFromAnyListsTheKeys) {
     ConfigError e = error_of(std::string(kOnePort) + "colour: blue\n");
     EXPECT_STREQ(e.what(),
-                 "test.yaml:4:1: unknown key 'colour' at the top level; expected one of: node, icmp, "
-                 "ports, namespaces, schemas, routes, neighbors");
+                 "test.yaml:4:1: unknown key 'colour' at the top level; expected one of: node, icmp, nd, "
+                 "ports, namespaces, schemas, routes, neighbors, lcores");
 }
 
 TEST(ConfigMessage, DuplicateKeyPointsAtTheSecond) {
