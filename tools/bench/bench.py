@@ -282,7 +282,8 @@ def main(argv: list[str]) -> int:
                     log(f"  callgrind {n}: FAILED: {e}")
             result["profiles"][n] = entry
         with open(os.path.join(out, "profile.md"), "w") as f:
-            f.write("\n".join(md))
+            # The same first line as table.md: which machine and binary.
+            f.write(f"{subtitle}\n\n" + "\n".join(md))
 
     if not a.no_memory:
         log("memory and route table")
