@@ -28,25 +28,13 @@ bool trace_wants_time(const uint8_t* opt) {
                                     trace::bit(trace::kTimestampSub))) != 0;
 }
 
-FillOutcome fill_trace(uint8_t* opt, const NodeIds& node, const NamespaceData& ns,
-                       const HopData& hop) {
-    auto* t = reinterpret_cast<wire::IoamTraceHdr*>(opt + sizeof(wire::IoamOptHdr));
-    if (wire::trace_overflow(*t)) return FillOutcome::OverflowAlready;
+namespace {
 
-    const uint32_t type = wire::trace_type(*t);
-    const unsigned nodelen = wire::trace_nodelen(*t);
-    const unsigned remlen = wire::trace_remlen(*t);
-    // The snapshot is not part of NodeLen but must fit with it (RFC 9197 §4.4.1).
-    const unsigned sclen = (type & trace::kOssBit) ? ns.oss_words : 0;
-    if (remlen == 0 || remlen < nodelen + sclen) {
-        t->nodelen_flags |= wire::kTraceOverflowBit;
-        return FillOutcome::OverflowSet;
-    }
-
-    // Pre-allocated traces fill from the end toward the header: our data goes
-    // right in front of the previous node's.
-    uint8_t* p = reinterpret_cast<uint8_t*>(t) + sizeof(wire::IoamTraceHdr) +
-                 (remlen - nodelen - sclen) * 4;
+// Writes the node data fields of `type` (bits 0..21, ascending) at `p` and
+// returns the octets written.
+unsigned write_node_fields(uint8_t* p, uint32_t type, const NodeIds& node,
+                           const NamespaceData& ns, const HopData& hop) {
+    uint8_t* const start = p;
     // Walk the set bits 0..21 in ascending order (bit 0 is the MSB of the type).
     uint32_t bits = type & 0xfffffc;
     while (bits) {
@@ -99,12 +87,51 @@ FillOutcome fill_trace(uint8_t* opt, const NodeIds& node, const NamespaceData& n
                 break;
         }
     }
+    return unsigned(p - start);
+}
+
+// Octets of node data in front of field `n` of `type`.
+int16_t offset_of(uint32_t type, unsigned n) {
+    const uint32_t before = type & ~((trace::bit(n) << 1) - 1) & 0xffffff;
+    return int16_t(4 * trace::nodelen_words(before));
+}
+
+}  // namespace
+
+FillOutcome fill_trace(uint8_t* opt, const NodeIds& node, const NamespaceData& ns,
+                       const HopData& hop) {
+    auto* t = reinterpret_cast<wire::IoamTraceHdr*>(opt + sizeof(wire::IoamOptHdr));
+    const uint32_t type = wire::trace_type(*t);
+    const unsigned sclen = (type & trace::kOssBit) ? ns.oss_words : 0;
+    FillOutcome outcome;
+    uint8_t* p = claim_trace_room(t, wire::trace_nodelen(*t), sclen, outcome);
+    if (!p) return outcome;
+    p += write_node_fields(p, type, node, ns, hop);
     // Word by word: a variable-length memcpy is inlined as `rep movs`, whose
     // start-up costs more than the few words a snapshot has.
     for (unsigned w = 0; w < sclen; ++w) std::memcpy(p + 4 * w, ns.oss + 4 * w, 4);
+    return outcome;
+}
 
-    t->flags_remlen = uint8_t((t->flags_remlen & 0x80) | (remlen - nodelen - sclen));
-    return FillOutcome::Filled;
+void build_node_template(uint32_t type, const NodeIds& node, const NamespaceData& ns,
+                         const HopData& hop, NodeDataTemplate& out) {
+    out.type = type;
+    out.nodelen = uint8_t(trace::nodelen_words(type));
+    const unsigned sclen = (type & trace::kOssBit) ? ns.oss_words : 0;
+    // Node data and snapshot beyond any RemainingLen (7 bits) never get written.
+    out.oss_too_long = out.nodelen + sclen > NodeDataTemplate::kMaxWords;
+    out.sclen = out.oss_too_long ? 0 : uint8_t(sclen);
+    const unsigned len = write_node_fields(out.data, type, node, ns, hop);
+    if (out.sclen) std::memcpy(out.data + len, ns.oss, size_t(out.sclen) * 4);
+    out.hop_limit_off = (type & trace::bit(trace::kHopLimNodeId))
+                            ? offset_of(type, trace::kHopLimNodeId)
+                            : NodeDataTemplate::kNone;
+    out.hop_limit_wide_off = (type & trace::bit(trace::kHopLimNodeIdWide))
+                                 ? offset_of(type, trace::kHopLimNodeIdWide)
+                                 : NodeDataTemplate::kNone;
+    out.queue_depth_off = (type & trace::bit(trace::kQueueDepth))
+                              ? offset_of(type, trace::kQueueDepth)
+                              : NodeDataTemplate::kNone;
 }
 
 }  // namespace ioamfwd::dp

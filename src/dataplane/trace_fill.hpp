@@ -6,7 +6,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
+
+#include "common/byte_order.hpp"
+#include "common/ioam_wire.hpp"
 
 namespace ioamfwd::dp {
 
@@ -44,6 +48,88 @@ enum class FillOutcome : uint8_t { Filled, OverflowSet, OverflowAlready };
 /// header and its data.
 FillOutcome fill_trace(uint8_t* opt, const NodeIds& node, const NamespaceData& ns,
                        const HopData& hop);
+
+/// This node's data for one (namespace, trace type, ingress, egress), laid
+/// out once as fill_trace would write it. Every packet of a burst with the
+/// same key then gets one copy plus the fields that differ per packet (hop
+/// limit, queue depth) instead of a walk over the type's bits. Timestamps are
+/// per burst (one clock read) and therefore part of the template.
+struct NodeDataTemplate {
+    // Node data plus snapshot that can fit a trace at all (RemainingLen is
+    // 7 bits); the largest node data alone is 25 words.
+    static constexpr unsigned kMaxWords = 127;
+    static constexpr int16_t kNone = -1;
+    uint32_t type = 0;
+    uint8_t nodelen = 0;       // words, from the type (parse checked NodeLen)
+    uint8_t sclen = 0;         // snapshot words copied after the node data
+    bool oss_too_long = false; // snapshot can never fit: every fill overflows
+    int16_t hop_limit_off = kNone;       // octet of bit 0's hop limit
+    int16_t hop_limit_wide_off = kNone;  // octet of bit 8's hop limit
+    int16_t queue_depth_off = kNone;     // word of bit 6
+    uint8_t data[kMaxWords * 4];
+};
+
+/// Lays out the node data for `type` with `hop`'s values (its hop limit and
+/// queue depth are placeholders, patched per packet by fill_trace_from).
+void build_node_template(uint32_t type, const NodeIds& node, const NamespaceData& ns,
+                         const HopData& hop, NodeDataTemplate& out);
+
+/// The overflow rule of both fill paths (RFC 9197 §4.4.1): null when
+/// `nodelen` + `sclen` words do not fit (the O flag is then set, or was
+/// already, as `outcome` says), else where this node's data goes, with
+/// RemainingLen already reduced.
+inline uint8_t* claim_trace_room(wire::IoamTraceHdr* t, unsigned nodelen, unsigned sclen,
+                                 FillOutcome& outcome) {
+    if (wire::trace_overflow(*t)) {
+        outcome = FillOutcome::OverflowAlready;
+        return nullptr;
+    }
+    const unsigned remlen = wire::trace_remlen(*t);
+    // The snapshot is not part of NodeLen but must fit with it.
+    if (remlen == 0 || remlen < nodelen + sclen) {
+        t->nodelen_flags |= wire::kTraceOverflowBit;
+        outcome = FillOutcome::OverflowSet;
+        return nullptr;
+    }
+    const unsigned left = remlen - nodelen - sclen;
+    t->flags_remlen = uint8_t((t->flags_remlen & 0x80) | left);
+    outcome = FillOutcome::Filled;
+    // Pre-allocated traces fill from the end toward the header: our data goes
+    // right in front of the previous node's.
+    return reinterpret_cast<uint8_t*>(t) + sizeof(wire::IoamTraceHdr) + left * 4;
+}
+
+/// fill_trace with the node data taken from `tp`, whose type must equal the
+/// trace's; byte-identical to fill_trace with the same HopData. Inline: it
+/// runs once per trace and is mostly a copy.
+inline FillOutcome fill_trace_from(uint8_t* opt, const NodeDataTemplate& tp, uint8_t hop_limit,
+                                   bool patch_queue_depth, uint32_t queue_depth) {
+    auto* t = reinterpret_cast<wire::IoamTraceHdr*>(opt + sizeof(wire::IoamOptHdr));
+    // Everything read from the template first: the writes into the packet
+    // below may alias it as far as the compiler knows.
+    const unsigned len = (tp.nodelen + tp.sclen) * 4u;
+    const int16_t hl = tp.hop_limit_off, hl_wide = tp.hop_limit_wide_off;
+    const int16_t qd = patch_queue_depth ? tp.queue_depth_off : NodeDataTemplate::kNone;
+    // An over-long snapshot cannot fit any RemainingLen: ask for more than
+    // the 7-bit field can hold so the trace overflows as with fill_trace.
+    const unsigned sclen = tp.oss_too_long ? 128u : tp.sclen;
+    FillOutcome outcome;
+    uint8_t* p = claim_trace_room(t, wire::trace_nodelen(*t), sclen, outcome);
+    if (!p) return outcome;
+    // Fixed-size pieces (16, then 8, then 4 octets) compile to plain moves;
+    // nothing past our words may be written: the previous node's data is there.
+    unsigned off = 0;
+    for (; off + 16 <= len; off += 16) std::memcpy(p + off, tp.data + off, 16);
+    if (off + 8 <= len) {
+        std::memcpy(p + off, tp.data + off, 8);
+        off += 8;
+    }
+    if (off < len) std::memcpy(p + off, tp.data + off, 4);
+    if (hl >= 0) p[hl] = hop_limit;
+    if (hl_wide >= 0) p[hl_wide] = hop_limit;
+    if (qd >= 0) store_be32(p + qd, queue_depth);
+    return outcome;
+}
 
 /// The Opaque State Snapshot words Linux writes for a namespace (RFC 9197
 /// §4.4.2.13): a header word (length in 4-octet words << 24 | schema id) and

@@ -12,6 +12,7 @@
 
 #include "common/byte_order.hpp"
 #include "common/ioam_wire.hpp"
+#include "common/trace_type.hpp"
 #include "dataplane/decap.hpp"
 #include "dataplane/hbh_parse.hpp"
 #include "dataplane/hbh_strip.hpp"
@@ -79,6 +80,20 @@ struct Worker {
     uint64_t freq_generation = ~0ull;
     TokenBucket icmp_bucket{};
     uint64_t tsc_hz = rte_get_tsc_hz();
+    // Node-data templates of the burst in stage_ioam (see node_template).
+    static constexpr unsigned kTemplates = 4;
+    struct TemplateKey {
+        const NamespaceData* ns;
+        uint64_t rest;  // trace type, egress port, has_egress: one compare
+    };
+    static uint64_t template_key(uint32_t type, const PacketMeta& pm) {
+        return uint64_t(type) | uint64_t(pm.has_egress ? pm.out_port : 0) << 24 |
+               uint64_t(pm.has_egress) << 40;
+    }
+    TemplateKey tmpl_key[kTemplates]{};
+    NodeDataTemplate tmpl[kTemplates]{};
+    unsigned n_tmpl = 0;
+    unsigned tmpl_next = 0;  // slot replaced when all are taken
 
     void count(Drop d, uint64_t n = 1) { st.drops[unsigned(d)].add(n); }
     void count(IoamEvent e, uint64_t n = 1) { st.ioam[unsigned(e)].add(n); }
@@ -87,8 +102,9 @@ struct Worker {
     void process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                        Origin origin);
 
-    // The stages, each one pass over the burst.
-    void stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+    // The stages, each one pass over the burst. stage_parse returns whether
+    // any packet carries a trace to fill.
+    bool stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                      PacketMeta* meta, Origin origin);
     void stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                      PacketMeta* meta, Origin origin);
@@ -99,6 +115,17 @@ struct Worker {
                     PacketMeta* meta, Origin origin);
     void export_trace(const uint8_t* ip, const uint8_t* opt, uint16_t in_port, TraceEvent ev,
                       const timespec& now);
+    // The node data every trace of a burst shares.
+    struct BurstHop {
+        const Snapshot& s;
+        bool own;
+        HopData base;  // ingress and timestamps; egress and hop limit per template
+        timespec now;
+        bool have_time;
+    };
+    const NodeDataTemplate& node_template(const BurstHop& bh, const NamespaceData* ns,
+                                          uint32_t type, const PacketMeta& pm,
+                                          uint32_t queue_depth);
     /// Returns the number of decapsulated packets left in `inner` and of the
     /// ICMPv6 messages built in `answers`.
     void stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -200,8 +227,9 @@ Drop strip_ioam(rte_mbuf* m, uint32_t& l3_len, bool& stripped) {
     return Drop::HbhBadOption;
 }
 
-void Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+bool Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                          PacketMeta* meta, Origin origin) {
+    bool any_trace = false;
     const PortView& port = s.ports[in_port];
     for (uint16_t i = 0; i < kPrefetchAhead && i < n; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
@@ -265,7 +293,9 @@ void Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
         trim_frame(m, uint32_t(sizeof(wire::EtherHdr)) + pm.parse.l3_len);
         pm.hbh_ok = true;
         pm.action = Action::Forward;
+        any_trace |= pm.parse.n_trace != 0;
     }
+    return any_trace;
 }
 
 void Worker::stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -504,9 +534,19 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
     // buffered segments plus those of earlier packets of this burst.
     uint32_t ahead[kMaxPorts];
     bool ahead_init = false;
-    timespec now{};
-    bool have_time = false;
-    const PortView& in = s.ports[in_port];
+    // What every packet of the burst shares goes into the templates' HopData
+    // once; per packet only hop limit, egress and queue depth differ.
+    BurstHop bh{s, own, {}, {}, false};
+    if (!own) {
+        bh.base.ingress_id = s.ports[in_port].ioam_id;
+        bh.base.ingress_wide = s.ports[in_port].ioam_id_wide;
+    }
+    // Templates hold this burst's snapshot, ingress and clock reading: they
+    // never outlive the call.
+    n_tmpl = 0;
+    // Locals, not cfg reads: every write into a packet could alias them.
+    const bool may_export = cfg.export_ring && !own;
+    const bool export_transit = cfg.export_transit;
 
     for (uint16_t i = 0; i < n; ++i) {
         PacketMeta& pm = meta[i];
@@ -519,36 +559,20 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
         const uint32_t queue_depth = pm.has_egress ? ahead[pm.out_port] : 0;
         if (pm.action == Action::Forward) ahead[pm.out_port] += m->nb_segs;
 
-        if (pm.parse.n_trace == 0 && !pm.encap) continue;
-        HopData hop;
-        // Input path: the hop limit the packet will leave with (reference §2.4).
-        // The encap node's output path writes the decremented value too, so
-        // one HopData serves both.
-        hop.hop_limit = uint8_t(own ? pm.hop_in : pm.hop_in - 1);
-        if (!own) {
-            hop.ingress_id = in.ioam_id;
-            hop.ingress_wide = in.ioam_id_wide;
-        }
-        if (pm.has_egress) {
-            const PortView& out = s.ports[pm.out_port];
-            hop.egress_id = out.ioam_id;
-            hop.egress_wide = out.ioam_id_wide;
-            hop.queue_depth = queue_depth;
-        }  // local delivery or no route: egress stays "unavailable", as Linux's
-           // loopback device
-        uint8_t* ip = reinterpret_cast<uint8_t*>(ipv6_of(m));
         // Traces that arrived with the packet first (Linux fills them on
         // receive), then the one this node inserted (on output).
-        uint8_t* opts[kMaxHbhOptions + 1];
-        unsigned n_opts = 0;
-        for (unsigned k = 0; k < pm.parse.n_trace; ++k)
-            opts[n_opts++] = ip + pm.inner_off + pm.parse.trace_off[k];
-        if (pm.encap && leaves(pm.action))
-            opts[n_opts++] = ip + sizeof(wire::Ipv6Hdr) + kIoamHbhOptOffset;
+        const unsigned n_received = pm.parse.n_trace;
+        const unsigned n_opts = n_received + (pm.encap && leaves(pm.action) ? 1u : 0u);
+        if (n_opts == 0) continue;
+        // Input path: the hop limit the packet will leave with (reference §2.4).
+        // The encap node's output path writes the decremented value too, so
+        // one value serves both.
+        const uint8_t hop_limit = uint8_t(own ? pm.hop_in : pm.hop_in - 1);
+        uint8_t* ip = reinterpret_cast<uint8_t*>(ipv6_of(m));
         // Which of the received traces end here or are exported in transit.
         TraceEvent ev = TraceEvent::Transit;
         bool export_received = false;
-        if (cfg.export_ring && !own) {
+        if (may_export) {
             if (pm.action == Action::Local) {
                 uint32_t inner_off;
                 ev = locate_inner(m, pm.parse.l3_len, inner_off) == Drop::kCount &&
@@ -557,37 +581,75 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
                          : TraceEvent::Local;
                 export_received = true;
             } else {
-                export_received = cfg.export_transit && leaves(pm.action);
+                export_received = export_transit && leaves(pm.action);
             }
         }
         for (unsigned k = 0; k < n_opts; ++k) {
-            uint8_t* opt = opts[k];
+            uint8_t* opt = k < n_received ? ip + pm.inner_off + pm.parse.trace_off[k]
+                                          : ip + sizeof(wire::Ipv6Hdr) + kIoamHbhOptOffset;
             const auto* th = reinterpret_cast<const wire::IoamTraceHdr*>(opt + 4);
             const NamespaceData* ns = s.find_namespace(load_be16(th->namespace_id));
             if (!ns) {
                 count(IoamEvent::SkipUnknownNamespace);
                 continue;
             }
-            const bool exporting = export_received && k < pm.parse.n_trace;
-            if (!have_time && (exporting || trace_wants_time(opt))) {
+            const bool exporting = export_received && k < n_received;
+            const uint32_t type = wire::trace_type(*th);
+            if (!bh.have_time &&
+                (exporting || (type & (trace::bit(trace::kTimestampSec) |
+                                       trace::bit(trace::kTimestampSub))))) {
                 // One clock read serves the whole burst: it is the burst's
                 // processing instant, as Linux stamps at HbH processing time.
-                clock_gettime(CLOCK_REALTIME, &now);
-                have_time = true;
+                clock_gettime(CLOCK_REALTIME, &bh.now);
+                bh.have_time = true;
+                if (!own) {
+                    bh.base.ts_sec = uint32_t(bh.now.tv_sec);
+                    bh.base.ts_usec = uint32_t(bh.now.tv_nsec / 1000);
+                }
             }
-            if (have_time && !own) {
-                hop.ts_sec = uint32_t(now.tv_sec);
-                hop.ts_usec = uint32_t(now.tv_nsec / 1000);
-            }
-            switch (fill_trace(opt, s.node, *ns, hop)) {
+            const NodeDataTemplate& tp = node_template(bh, ns, type, pm, queue_depth);
+            switch (fill_trace_from(opt, tp, hop_limit, pm.has_egress, queue_depth)) {
                 case FillOutcome::Filled: count(IoamEvent::TraceFilled); break;
                 case FillOutcome::OverflowSet: count(IoamEvent::TraceOverflowSet); break;
                 case FillOutcome::OverflowAlready: count(IoamEvent::SkipOverflowFlag); break;
             }
             // Like Linux's trace event: every processed trace, filled or not.
-            if (exporting) export_trace(ip + pm.inner_off, opt, in_port, ev, now);
+            if (exporting) export_trace(ip + pm.inner_off, opt, in_port, ev, bh.now);
         }
     }
+}
+
+// The template for this trace: ingress, clock reading and snapshot are the
+// burst's, so the key is what else varies from packet to packet. Built from
+// this packet's values; fill_trace_from patches hop limit and queue depth
+// for the packets that share it.
+const NodeDataTemplate& Worker::node_template(const BurstHop& bh, const NamespaceData* ns,
+                                              uint32_t type, const PacketMeta& pm,
+                                              uint32_t queue_depth) {
+    const uint64_t rest = template_key(type, pm);
+    // Written through packet pointers, the loop would reload n_tmpl: a local.
+    const unsigned n = n_tmpl;
+    for (unsigned k = 0; k < n; ++k)
+        if (tmpl_key[k].ns == ns && tmpl_key[k].rest == rest) return tmpl[k];
+    unsigned k;
+    if (n_tmpl < kTemplates) {
+        k = n_tmpl++;
+    } else {
+        k = tmpl_next;
+        tmpl_next = (tmpl_next + 1) % kTemplates;
+    }
+    tmpl_key[k] = {ns, rest};
+    HopData hop = bh.base;
+    hop.hop_limit = uint8_t(bh.own ? pm.hop_in : pm.hop_in - 1);
+    if (pm.has_egress) {
+        const PortView& out = bh.s.ports[pm.out_port];
+        hop.egress_id = out.ioam_id;
+        hop.egress_wide = out.ioam_id_wide;
+        hop.queue_depth = queue_depth;
+    }  // local delivery or no route: egress stays "unavailable", as Linux's
+       // loopback device
+    build_node_template(type, bh.s.node, *ns, hop, tmpl[k]);
+    return tmpl[k];
 }
 
 void Worker::export_trace(const uint8_t* ip, const uint8_t* opt, uint16_t in_port,
@@ -852,14 +914,13 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     rte_mbuf* inner[kBurst];
     rte_mbuf* answers[kBurst];
     uint16_t n_inner, n_answers;
-    stage_parse(s, in_port, pkts, n, meta, origin);
+    const bool any_trace = stage_parse(s, in_port, pkts, n, meta, origin);
     stage_route(s, in_port, pkts, n, meta, origin);
-    // Most bursts of plain traffic need neither pass.
-    bool any_encap = false, any_trace = false;
-    for (uint16_t i = 0; i < n; ++i) {
-        any_encap |= meta[i].encap != 0;
-        any_trace |= meta[i].hbh_ok && meta[i].parse.n_trace != 0;
-    }
+    // Most bursts of plain traffic need neither pass. Without encap routes
+    // in the snapshot no packet can have been chosen for insertion.
+    bool any_encap = false;
+    if (!s.encaps.empty())
+        for (uint16_t i = 0; i < n; ++i) any_encap |= meta[i].encap != 0;
     if (any_encap) stage_encap(s, pkts, n, meta);
     if (any_encap || any_trace) stage_ioam(s, in_port, pkts, n, meta, origin);
     stage_output(s, in_port, pkts, n, meta, origin, inner, n_inner, answers, n_answers);

@@ -476,6 +476,34 @@ TEST(HbhTlv, PadNPayloadNonZeroDropped) {
     EXPECT_EQ(run(pkt, false).drop, Drop::HbhPadnNonzero);
 }
 
+// parse_ipv6 recognises the Linux layout without the TLV walk; these are
+// near misses of it, which must get the walk's verdict.
+TEST(HbhTlv, LinuxLayoutWithPad1sInsteadOfTrailingPadN) {
+    Bytes pkt = linux_packet(0x800000, 4);
+    ASSERT_EQ(pkt[60], 0x01);
+    pkt[60] = pkt[61] = 0x00;  // four Pad1 where PadN(4) was
+    const Result r = run(pkt);
+    EXPECT_EQ(r.drop, kAccepted);
+    EXPECT_EQ(r.parse.n_trace, 1);
+}
+
+TEST(HbhTlv, LinuxLayoutPrefixFollowedByAnotherOption) {
+    // PadN(2), trace, then a Router Alert where the trailing PadN would be.
+    const Bytes pkt = with_raw_hbh(hbh(58, cat({kPadN2, small_trace(), kRouterAlert})));
+    const Result r = run(pkt);
+    EXPECT_EQ(r.drop, kAccepted);
+    EXPECT_EQ(r.parse.n_ioam, 1);
+    EXPECT_EQ(r.parse.n_trace, 1);
+    EXPECT_EQ(r.parse.trace_off[0], 44);
+}
+
+TEST(HbhTlv, LinuxLayoutWithTrailingPadNOfWrongLength) {
+    Bytes pkt = linux_packet(0x800000, 4);
+    ASSERT_EQ(pkt[61], 0x02);
+    pkt[61] = 0x03;  // PadN(5) running one octet past the header
+    EXPECT_EQ(run(pkt).drop, Drop::HbhBadOption);
+}
+
 TEST(HbhTlv, OptionRunsPastHeader) {
     // Router Alert claiming 16 octets of data in an 8-octet HbH.
     const Bytes pkt = with_raw_hbh({0x3a, 0x00, 0x05, 0x10, 0x00, 0x00, 0x01, 0x00});

@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "common/ioam_wire.hpp"
 #include "common/trace_type.hpp"
@@ -684,6 +685,94 @@ TEST(FillTrace, DefaultsAreTheLinuxSentinels) {
 
 // ---------------------------------------------------------------------------
 // trace_wants_time: the clock is needed only for bits 2 and 3.
+
+// ---------------------------------------------------------------------------
+// fill_trace_from (the worker's template path) must write exactly what
+// fill_trace writes, for every shape of trace: the worker builds a template
+// with the first packet's hop limit and queue depth and patches both for the
+// packets that follow.
+
+Bytes filled_with_walk(const TraceHdr& h, const Bytes& data, const NamespaceData& ns,
+                       const HopData& hop, FillOutcome& outcome) {
+    TraceBuf t = make_trace(h, data);
+    outcome = dp::fill_trace(t.opt(), node_ids(), ns, hop);
+    return t.bytes;
+}
+
+Bytes filled_with_template(const TraceHdr& h, const Bytes& data, const NamespaceData& ns,
+                           const HopData& hop, bool has_egress, FillOutcome& outcome) {
+    // Placeholders that differ from the packet's own values.
+    HopData first = hop;
+    first.hop_limit = uint8_t(hop.hop_limit ^ 0x5a);
+    if (has_egress) first.queue_depth = hop.queue_depth ^ 0x00abcdefu;
+    dp::NodeDataTemplate tp;
+    dp::build_node_template(h.type, node_ids(), ns, first, tp);
+    TraceBuf t = make_trace(h, data);
+    outcome = dp::fill_trace_from(t.opt(), tp, hop.hop_limit, has_egress, hop.queue_depth);
+    return t.bytes;
+}
+
+void expect_same_fill(const TraceHdr& h, const Bytes& data, const NamespaceData& ns,
+                      const HopData& hop, bool has_egress) {
+    FillOutcome walk, from_template;
+    const Bytes a = filled_with_walk(h, data, ns, hop, walk);
+    const Bytes b = filled_with_template(h, data, ns, hop, has_egress, from_template);
+    EXPECT_EQ(walk, from_template) << std::hex << "type 0x" << h.type << " remlen " << h.remlen;
+    EXPECT_EQ(hex(a), hex(b)) << std::hex << "type 0x" << h.type << " remlen " << h.remlen;
+}
+
+TEST(FillTraceFromTemplate, SameOctetsAsTheBitWalkForManyTypes) {
+    const Bytes oss = schema_oss();  // 10 words
+    const NamespaceData plain = ns_data();
+    const NamespaceData schema = with_oss(ns_data(), oss);
+    const NamespaceData no_schema = with_oss(ns_data(), kOssNoSchema);
+    std::vector<uint32_t> types = {0x800000, 0xfff002, 0xf00000, 0x00e000, 0xffffff,
+                                   0x000002, 0x000001, 0x020000, 0x808002, 0x0ffffe};
+    // A deterministic spread of the rest of the 24-bit space.
+    uint32_t x = 0x9e3779b9;
+    for (int i = 0; i < 200; ++i) {
+        x = x * 1664525u + 1013904223u;
+        types.push_back(x >> 8);
+    }
+    for (uint32_t type : types) {
+        const unsigned nodelen = trace::nodelen_words(type);
+        for (const NamespaceData* ns : {&plain, &schema, &no_schema}) {
+            const unsigned sclen = (type & trace::kOssBit) ? ns->oss_words : 0;
+            // Exact fit, room for one more node, one word short, RemLen 0.
+            for (unsigned extra : {0u, nodelen + sclen, 1000u}) {
+                for (unsigned used : {0u, 2u}) {
+                    TraceHdr h;
+                    h.nodelen = nodelen;
+                    h.type = type;
+                    unsigned remlen = extra == 1000u ? (nodelen + sclen ? nodelen + sclen - 1 : 0)
+                                                     : nodelen + sclen + extra;
+                    if (remlen > 127) remlen = 127;
+                    h.remlen = remlen;
+                    const Bytes data = data_area(remlen + used, used);
+                    for (bool has_egress : {true, false}) {
+                        HopData hop = hop_data();
+                        if (!has_egress) hop.queue_depth = 0xffffffff;
+                        expect_same_fill(h, data, *ns, hop, has_egress);
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST(FillTraceFromTemplate, OverflowAlreadySetAndSnapshotTooLong) {
+    TraceHdr h;
+    h.type = 0xfff002;
+    h.nodelen = trace::nodelen_words(h.type);
+    h.remlen = 40;
+    h.overflow = true;
+    expect_same_fill(h, data_area(40, 0), ns_data(), hop_data(), true);
+    // A snapshot of 120 words cannot fit beside 15 words of node data.
+    Bytes big(480, 0x77);
+    h.overflow = false;
+    h.remlen = 127;
+    expect_same_fill(h, data_area(127, 0), with_oss(ns_data(), big), hop_data(), true);
+}
 
 TEST(TraceWantsTime, OnlyTimestampBits) {
     auto wants = [](uint32_t type) {

@@ -69,7 +69,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="scaling recipe: N workers, each polling its own net_pcap source port "
                         "(needs N+1 cores; see tools/bench/README.md)")
     p.add_argument("--out", default=None, help="results folder (default results/bench-<date>)")
-    p.add_argument("--no-docs", action="store_true", help="do not copy the table/plot to docs/bench")
+    p.add_argument("--no-docs", action="store_true", help="do not copy the table/plot (and profile) to docs/bench")
     p.add_argument("--binary", default=os.path.join(REPO, "build-bench", "ioamfwd"),
                    help="ioamfwd to measure (default build-bench/ioamfwd, built by scripts/bench)")
     p.add_argument("--label", default=None,
@@ -282,7 +282,8 @@ def main(argv: list[str]) -> int:
                     log(f"  callgrind {n}: FAILED: {e}")
             result["profiles"][n] = entry
         with open(os.path.join(out, "profile.md"), "w") as f:
-            f.write("\n".join(md))
+            # The same first line as table.md: which machine and binary.
+            f.write(f"{subtitle}\n\n" + "\n".join(md))
 
     if not a.no_memory:
         log("memory and route table")
@@ -302,6 +303,9 @@ def main(argv: list[str]) -> int:
             shutil.copy(os.path.join(out, "plot.png"), os.path.join(docs, "plot.png"))
         if not a.no_memory:
             shutil.copy(os.path.join(out, "memory.md"), os.path.join(docs, "memory.md"))
+        # The profile is the evidence behind the findings in tools/bench/README.md.
+        if (a.profile or a.callgrind) and os.path.exists(os.path.join(out, "profile.md")):
+            shutil.copy(os.path.join(out, "profile.md"), os.path.join(docs, "profile.md"))
 
     log("")
     log(subtitle)
