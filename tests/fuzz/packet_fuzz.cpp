@@ -151,20 +151,23 @@ void nd_settle(uint16_t in_port, const uint8_t* in, size_t in_len) {
     for (int round = 0;; ++round) {
         g.nd->poll(*g.snap, g.now_ms);
         if (!ch.has_injected(0)) break;
-        if (round == 8) fail("the ND service and the worker keep injecting and holding", in, in_len);
+        if (round == 8)
+            fail("the ND service and the worker keep injecting and holding", in, in_len);
         while (ch.has_injected(0)) g.fw->bp->drain_injected(*g.snap);
         g.fw->bp->flush();
     }
     check_sent(in_port, in, in_len);
     const unsigned in_use = g.env->mbufs_in_use();
     const size_t held = g.nd->held();
+    // IOAMFWD_FUZZ_ND_STATS=1: what each step did (to see that a seed
+    // reaches what it was written for).
     if (std::getenv("IOAMFWD_FUZZ_ND_STATS")) {
         std::string line;
         for (const auto& [name, v] : g.nd->counter_list())
             if (v) line += " " + name + "=" + std::to_string(v);
-        std::fprintf(stderr, "t=%llu in_use=%u held=%zu nd:%s | %s\n",
-                     (unsigned long long)(g.now_ms - kNdStartMs), in_use, g.nd->held(),
-                     line.c_str(), g.fw->nonzero_drops().c_str());
+        std::fprintf(stderr, "t=%llu in_use=%u held=%zu nd:%s | drops: %s\n",
+                     (unsigned long long)(g.now_ms - kNdStartMs), in_use, held, line.c_str(),
+                     g.fw->nonzero_drops().c_str());
     }
     // A held packet is one or two segments (the two-segment layout); a lost
     // mbuf that hides behind that slack still fails the final check.
@@ -224,17 +227,12 @@ void packet_nd_input(const uint8_t* data, size_t size) {
         g.now_ms += g.nd_cfg.retrans_ms;
         nd_settle(port, data, size);
     }
-    if (g.nd->held() != 0 || g.env->mbufs_in_use() != 0)
-        fail(std::to_string(g.nd->held()) + " packet(s) held long after their neighbour failed",
+    if (g.nd->held() != 0)
+        fail(std::to_string(g.nd->held()) + " packet(s) still held long after their neighbour "
+             "should have failed", data, size);
+    if (const unsigned in_use = g.env->mbufs_in_use())
+        fail(std::to_string(in_use) + " mbuf(s) not back in the pool once every resolution ended",
              data, size);
-    // IOAMFWD_FUZZ_ND_STATS=1: what an input did (to see that a seed reaches
-    // what it was written for).
-    if (std::getenv("IOAMFWD_FUZZ_ND_STATS")) {
-        std::string line;
-        for (const auto& [name, v] : g.nd->counter_list())
-            if (v) line += " " + name + "=" + std::to_string(v);
-        std::fprintf(stderr, "nd:%s | drops: %s\n", line.c_str(), g.fw->nonzero_drops().c_str());
-    }
     // A fresh ND state for the next input: each input is reproducible alone.
     g.nd->shutdown();
     std::string err;

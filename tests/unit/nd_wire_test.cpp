@@ -203,7 +203,8 @@ TEST(CheckNd, MalformedAndRepeatedOptions) {
     Bytes wide = ns;
     wide.insert(wide.end(), {1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
     p = nd_packet("::", "ff02::1:ff00:fffe", wide);
-    EXPECT_EQ(check_nd(p.data(), uint32_t(p.size()), msg), NdCheck::Invalid) << "DAD, 16-octet SLLA";
+    EXPECT_EQ(check_nd(p.data(), uint32_t(p.size()), msg), NdCheck::Invalid)
+        << "DAD, 16-octet SLLA";
 }
 
 TEST(CheckNd, OtherIcmpIsNotNd) {
