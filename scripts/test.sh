@@ -84,7 +84,7 @@ if [ "$fuzz_seconds" != 0 ]; then
         if { [ -f build-fuzz/build.ninja ] ||
              CC=clang CXX=clang++ meson setup build-fuzz -Dfuzz=true -Dtests=false; } &&
             ninja -C build-fuzz; then
-            for target in transit encap decap parsers config; do
+            for target in transit encap decap nd parsers config; do
                 echo "== fuzz_$target for ${fuzz_seconds} s"
                 scratch=$(mktemp -d)
                 build-fuzz/tests/fuzz/fuzz_$target -max_total_time="$fuzz_seconds" -timeout=10 \

@@ -53,6 +53,8 @@ public:
     dp::NeighborCache& cache() { return cache_; }
     dp::NdChannel& channel() { return channel_; }
     const NdCounters& counters() const { return machine_.counters(); }
+    /// Packets queued behind unresolved neighbours now (each one an mbuf).
+    size_t held() const { return machine_.held(); }
     const NdServiceCounters& service_counters() const { return sc_; }
     /// All counters as (name, value), the stats JSON's "nd" group.
     std::vector<std::pair<std::string, uint64_t>> counter_list() const;

@@ -118,7 +118,10 @@ NdResult make_neighbor_advert(rte_mbuf* m, uint32_t l3_len,
         if (dad && icmp[o] == 1) return NdResult::Invalid;  // Source Link-Layer Address
         o += icmp[o + 1] * 8u;
     }
-    if (dad && ip->dst[0] != 0xff) return NdResult::Invalid;
+    // ff02::1:ffXX:XXXX, as check_nd has it (any multicast group is not enough).
+    static const uint8_t kSolicitedNode[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
+    if (dad && std::memcmp(ip->dst, kSolicitedNode, sizeof kSolicitedNode) != 0)
+        return NdResult::Invalid;
     const uint8_t* target = icmp + 8;
     bool ours = false;
     for (const auto& a : addrs) ours = ours || std::memcmp(a.data(), target, 16) == 0;

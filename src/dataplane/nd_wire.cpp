@@ -91,16 +91,19 @@ NdCheck check_nd(const uint8_t* ip, uint32_t len, NdMessage& out) {
         return NdCheck::Invalid;
     const bool from_unspecified = unspecified(h->src);
     const uint8_t want = out.type == kIcmpNeighborSolicit ? kOptSlla : kOptTlla;
+    bool has_slla = false;  // of any length: what §7.1.1 forbids from ::
     for (uint32_t o = kNdFixed; o < n;) {
         if (o + 2 > n || icmp[o + 1] == 0 || o + icmp[o + 1] * 8u > n) return NdCheck::Invalid;
-        // Only Ethernet's 8-octet form carries an address we can use.
-        if (icmp[o] == want && icmp[o + 1] == 1) out.lladdr = icmp + o + 2;
+        has_slla |= icmp[o] == kOptSlla;
+        // Only Ethernet's 8-octet form carries an address we can use; of
+        // several, the first counts (as Linux's ndisc_parse_options does).
+        if (icmp[o] == want && icmp[o + 1] == 1 && !out.lladdr) out.lladdr = icmp + o + 2;
         o += icmp[o + 1] * 8u;
     }
     out.target = icmp + 8;
     if (out.type == kIcmpNeighborSolicit) {
         static const uint8_t kGroup[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
-        if (from_unspecified && (std::memcmp(h->dst, kGroup, sizeof kGroup) != 0 || out.lladdr))
+        if (from_unspecified && (std::memcmp(h->dst, kGroup, sizeof kGroup) != 0 || has_slla))
             return NdCheck::Invalid;
     } else {
         out.flags = icmp[4] & (kNaRouter | kNaSolicited | kNaOverride);

@@ -50,7 +50,8 @@ enum class NdCheck : uint8_t { NotNd, Valid, Invalid };
 /// is not multicast, options of non-zero length inside the message; a
 /// solicitation from :: only to a solicited-node group and without SLLA;
 /// an advertisement to a multicast address without the Solicited flag. A
-/// link-layer address option that is not Ethernet's 8 octets is skipped.
+/// link-layer address option that is not Ethernet's 8 octets is skipped;
+/// of several Ethernet ones the first is taken.
 NdCheck check_nd(const uint8_t* ip, uint32_t len, NdMessage& out);
 
 }  // namespace ioamfwd::dp

@@ -108,7 +108,16 @@ bool start_port(const PortSpec& spec, uint16_t n_txq, rte_mempool* pool, PortSta
             conf.rx_adv_conf.rss_conf.rss_hf = state.rss_hf;
         }
     }
-    rc = rte_eth_dev_configure(port, n_rxq, n_txq, &conf);
+    // net_pcap opens every rx_pcap=/tx_pcap= file when the vdev is probed but
+    // closes, on stop, only the queues configured (DPDK 22.11 eth_dev_stop
+    // walks nb_rx_queues/nb_tx_queues): a file beyond rx_queues (or beyond
+    // the worker count) would stay open for good, a libpcap handle leaked
+    // and a tx dump never flushed. So its spare queues are configured and set
+    // up too; nobody polls or sends on them, as the start-up warning says,
+    // and net_pcap takes no mbuf before a queue is polled.
+    const uint16_t dev_rxq = pcap ? std::max(n_rxq, info.max_rx_queues) : n_rxq;
+    const uint16_t dev_txq = pcap ? std::max(n_txq, info.max_tx_queues) : n_txq;
+    rc = rte_eth_dev_configure(port, dev_rxq, dev_txq, &conf);
     if (rc != 0) {
         err = "cannot configure: " + errstr(rc);
         return false;
@@ -117,14 +126,14 @@ bool start_port(const PortSpec& spec, uint16_t n_txq, rte_mempool* pool, PortSta
     rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
     const int socket = rte_eth_dev_socket_id(port);
     const unsigned sock = socket < 0 ? rte_socket_id() : unsigned(socket);
-    for (uint16_t q = 0; q < n_rxq; ++q) {
+    for (uint16_t q = 0; q < dev_rxq; ++q) {
         rc = rte_eth_rx_queue_setup(port, q, nb_rxd, sock, nullptr, pool);
         if (rc != 0) {
             err = "cannot set up rx queue " + std::to_string(q) + ": " + errstr(rc);
             return false;
         }
     }
-    for (uint16_t q = 0; q < n_txq; ++q) {
+    for (uint16_t q = 0; q < dev_txq; ++q) {
         rc = rte_eth_tx_queue_setup(port, q, nb_txd, sock, nullptr);
         if (rc != 0) {
             err = "cannot set up tx queue " + std::to_string(q) + ": " + errstr(rc);

@@ -9,6 +9,12 @@
 //            tunsrc, IOAM enabled on eth1 for the reverse direction;
 //   decap:   edge_policy strip on eth1 (IOAM from outside is removed on
 //            ingress and the domain's IOAM on egress), eth1 MTU 1280.
+// And one more for the neighbour discovery fuzzer (fuzz_nd), whose next hops
+// are mostly unknown until an advertisement names them:
+//   nd:      eth0 db04::5/64 (IOAM, decap), eth1 db02::5/64 and db06::5/64
+//            (MTU 1280); db03::/64 via db02::3 (to resolve), db01::/64 via
+//            db04::1 (static), db09::/64 encapsulated to db02::7 (the tunnel's
+//            next hop to resolve), db0a::/64 with an inline trace via db02::a.
 
 namespace ioamfwd::testenv {
 
@@ -113,6 +119,42 @@ routes:
 neighbors:
   - {address: db02::1, mac: 02:00:00:00:02:01, port: eth0}
   - {address: db03::2, mac: 02:00:00:00:00:04, port: eth1}
+)";
+
+inline constexpr const char* kNdYaml = R"(# neighbour discovery
+node: {id: 5, id_wide: 55555555}
+ports:
+  - name: eth0
+    device: net_null0
+    mac: 02:00:00:00:05:00
+    addresses: [db04::5/64]
+    decap: true
+    ioam: {enabled: true, id: 501, id_wide: 501501}
+  - name: eth1
+    device: net_null1
+    mac: 02:00:00:00:05:01
+    mtu: 1280
+    addresses: [db02::5/64, db06::5/64]
+    ioam: {enabled: false, id: 502, id_wide: 502502}
+namespaces:
+  - {id: 123, data: 0xdeadbee5, wide: 0xcafec0caf55dc0de}
+routes:
+  - {prefix: db03::/64, via: db02::3, port: eth1}
+  - {prefix: db01::/64, via: db04::1, port: eth0}
+  - prefix: db09::/64
+    via: db04::9
+    port: eth0
+    encap:
+      mode: encap
+      tundst: db02::7
+      trace: {type: 0xf00000, ns: 123, size: 32}
+  - prefix: db0a::/64
+    via: db02::a
+    port: eth1
+    encap:
+      trace: {type: 0x800000, ns: 123, size: 12}
+neighbors:
+  - {address: db04::1, mac: 02:00:00:00:04:01, port: eth0}
 )";
 
 }  // namespace ioamfwd::testenv

@@ -14,11 +14,16 @@
 //                header must be accepted too, hold no IOAM, keep every other
 //                option in order, and be no longer;
 //   decapsulate / locate_inner  on the packet in an mbuf built around the
-//                exact buffer.
+//                exact buffer;
+//   check_nd     on the whole packet: what it points to lies inside it;
+//   make_neighbor_advert  on the packet in an mbuf with room for the answer,
+//                from a port owning the target: it answers only what
+//                check_nd accepts, and check_nd accepts its answer.
 // Run longer: build-fuzz/tests/fuzz/fuzz_parsers -max_total_time=3600 tests/fuzz/corpus/parsers
 
 #include <rte_mbuf.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -31,6 +36,9 @@
 #include "dataplane/decap.hpp"
 #include "dataplane/hbh_parse.hpp"
 #include "dataplane/hbh_strip.hpp"
+#include "dataplane/icmp6.hpp"
+#include "dataplane/icmp_reply.hpp"
+#include "dataplane/nd_wire.hpp"
 #include "dataplane/trace_fill.hpp"
 
 namespace {
@@ -217,6 +225,51 @@ void check_decap(const uint8_t* ip, size_t l3, const uint8_t* in, size_t n) {
     }
 }
 
+void check_nd_input(const uint8_t* ip, size_t l3, const uint8_t* in, size_t n) {
+    Buf b = copy_of(ip, l3);
+    dp::NdMessage msg;
+    const dp::NdCheck c = dp::check_nd(b.get(), uint32_t(l3), msg);
+    if (c == dp::NdCheck::Valid) {
+        const uint8_t* lo = b.get() + 40;
+        const uint8_t* hi = b.get() + l3;
+        if (!msg.target || msg.target < lo || msg.target + 16 > hi)
+            fail("check_nd's target lies outside the message", in, n);
+        if (msg.lladdr && (msg.lladdr < msg.target + 16 || msg.lladdr + 6 > hi))
+            fail("check_nd's link-layer address lies outside the options", in, n);
+    }
+    if (c == dp::NdCheck::NotNd || msg.type != dp::kIcmpNeighborSolicit || l3 < 40) return;
+    // The solicitation in an mbuf with room for the 86-octet advertisement
+    // behind it (the worker's mbufs have that much), on a port that owns the
+    // target, so that a valid one is answered.
+    const size_t frame = 14 + l3;
+    const size_t room = frame < 14 + 40 + 32 ? 14 + 40 + 32 : frame;
+    Buf f(new uint8_t[room]);
+    std::memset(f.get(), 0xee, 14);
+    std::memcpy(f.get() + 14, ip, l3);
+    rte_mbuf m;
+    std::memset(&m, 0, sizeof m);
+    m.buf_addr = f.get();
+    m.buf_len = uint16_t(room);
+    m.data_len = uint16_t(frame);
+    m.pkt_len = uint32_t(frame);
+    m.nb_segs = 1;
+    std::vector<std::array<uint8_t, 16>> addrs(1);
+    if (msg.target) std::memcpy(addrs[0].data(), msg.target, 16);
+    rte_ether_addr mac = {{0x02, 0, 0, 0, 0x05, 0x01}}, dst_mac;
+    const dp::NdResult r = dp::make_neighbor_advert(&m, uint32_t(l3), addrs, mac, dst_mac);
+    if ((r == dp::NdResult::Invalid) != (c == dp::NdCheck::Invalid))
+        fail("check_nd and make_neighbor_advert judge a solicitation differently", in, n);
+    if (r != dp::NdResult::Advertised) return;
+    if (m.pkt_len != m.data_len || m.data_len < 14 + 40)
+        fail("the advertisement's mbuf lengths are inconsistent", in, n);
+    dp::NdMessage na;
+    const uint8_t* out = rte_pktmbuf_mtod(&m, const uint8_t*) + 14;
+    if (dp::check_nd(out, m.data_len - 14u, na) != dp::NdCheck::Valid ||
+        na.type != dp::kIcmpNeighborAdvert || !na.lladdr ||
+        std::memcmp(na.target, addrs[0].data(), 16) != 0)
+        fail("check_nd refuses the advertisement make_neighbor_advert built", in, n);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -244,6 +297,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (unsigned k = 0; k < p.n_trace; ++k)
             check_fill(data, p.l3_len, p.trace_off[k], data, size);
     }
+    check_nd_input(data, size, data, size);
     if (verdict[0] == kOk) {
         const uint32_t l3 = full[0].l3_len;
         if (data[6] == 0) check_strip(data, l3, data, size);

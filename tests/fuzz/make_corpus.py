@@ -9,7 +9,10 @@ builders the pcap tests use, for the roles of tests/dp/role_configs.hpp:
   transit  Ethernet frames for Porthos (eth0 02:00:00:00:02:00)
   encap    Ethernet frames for Athos (eth0 02:00:00:00:01:00, eth1 ..:01:01)
   decap    Ethernet frames for Aramis (eth0 02:00:00:00:03:00, eth1 ..:03:01)
-  parsers  the IPv6 packets of all three (no Ethernet header)
+  nd       scripts for the neighbour discovery node (eth0 02:00:00:00:05:00,
+           eth1 ..:05:01): frames and clock steps, format in packet_fuzz.hpp
+  parsers  the IPv6 packets of all three, and Neighbor Solicitations and
+           Advertisements (no Ethernet header)
   config   the seed configurations and a few refused ones
 
 Each packet fuzzer feeds every input to both ports; frames sent to the
@@ -165,6 +168,118 @@ def decap_packets():
     return out
 
 
+def icmp6_checksum(src, dst, msg):
+    """RFC 4443 §2.3 over the RFC 8200 §8.1 pseudo-header."""
+    data = (ioam._a16(src) + ioam._a16(dst) + struct.pack("!IxxxB", len(msg), NH_ICMP)
+            + msg + b"\0" * (len(msg) % 2))
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def nd_packet(src, dst, msg, hlim=255):
+    msg = msg[:2] + struct.pack("!H", icmp6_checksum(src, dst, msg)) + msg[4:]
+    return ioam.ipv6(src, dst, msg, nh=NH_ICMP, hlim=hlim)
+
+
+def lla_opt(otype, mac):
+    return bytes([otype, 1]) + ioam.mac_bytes(mac)
+
+
+def ns_msg(target, opts=b""):
+    return bytes([135, 0, 0, 0, 0, 0, 0, 0]) + ioam._a16(target) + opts
+
+
+def na_msg(target, flags=0x60, opts=b""):
+    return bytes([136, 0, 0, 0, flags, 0, 0, 0]) + ioam._a16(target) + opts
+
+
+def solicited_node(target):
+    a = ioam._a16(target)
+    return "ff02::1:ff%02x:%02x%02x" % (a[13], a[14], a[15])
+
+
+# The neighbour discovery node of tests/dp/role_configs.hpp (kNdYaml).
+ND_ETH0, ND_ETH1 = "02:00:00:00:05:00", "02:00:00:00:05:01"
+GW_MAC = "02:00:00:00:02:03"  # db02::3, the next hop of db03::/64
+
+
+def cmd_frame(port, data, all_layouts=False):
+    return bytes([port | (2 if all_layouts else 0)]) + struct.pack("!H", len(data)) + data
+
+
+def cmd_wait(ms):
+    out = b""
+    while ms > 0:
+        step = min(ms // 100, 127)
+        out += bytes([0x80 | step])
+        ms -= step * 100
+    return out
+
+
+def nd_scripts():
+    def to_eth0(p, src_mac="02:00:00:00:04:01"):
+        return cmd_frame(0, frame(ND_ETH0, src_mac, p))
+
+    def to_eth1(p, src_mac=GW_MAC, dst_mac=ND_ETH1, all_layouts=False):
+        return cmd_frame(1, frame(dst_mac, src_mac, p), all_layouts)
+
+    ping_db03 = to_eth0(pkt("db01::1", "db03::1"))
+    na_gw = nd_packet("db02::3", "db02::5", na_msg("db02::3", 0x60, lla_opt(2, GW_MAC)))
+    na_gw_no_tlla = nd_packet("db02::3", "db02::5", na_msg("db02::3", 0x60))
+    ns_for_us = nd_packet("db02::3", solicited_node("db02::5"),
+                          ns_msg("db02::5", lla_opt(1, GW_MAC)))
+    out = {}
+    out["ns_for_us"] = to_eth1(ns_for_us, dst_mac="33:33:ff:00:00:05", all_layouts=True)
+    out["ns_for_us_unicast_no_slla"] = to_eth1(nd_packet("db02::3", "db02::5", ns_msg("db02::5")),
+                                              all_layouts=True)
+    out["ns_dad"] = to_eth1(nd_packet("::", solicited_node("db06::5"), ns_msg("db06::5")),
+                            dst_mac="33:33:ff:00:00:05")
+    out["ns_link_local_target"] = to_eth0(nd_packet(
+        "db04::1", solicited_node("fe80::ff:fe00:500"),
+        ns_msg("fe80::ff:fe00:500", lla_opt(1, "02:00:00:00:04:01"))))
+    out["na_unsolicited"] = to_eth1(nd_packet("db02::3", "ff02::1",
+                                              na_msg("db02::3", 0x20, lla_opt(2, GW_MAC))),
+                                    dst_mac="33:33:00:00:00:01")
+    out["held_then_na"] = ping_db03 + to_eth1(na_gw)
+    out["held_then_na_no_tlla"] = ping_db03 + to_eth1(na_gw_no_tlla) + cmd_wait(4000)
+    out["held_four_layouts_then_na"] = (cmd_frame(0, frame(ND_ETH0, "02:00:00:00:04:01",
+                                                           pkt("db01::1", "db03::1")), True)
+                                        + to_eth1(na_gw, all_layouts=True))
+    out["held_then_ns_teaches"] = to_eth0(pkt("db01::1", "db02::3")) + to_eth1(ns_for_us)
+    out["held_unresolved"] = ping_db03 + cmd_wait(1000) + ping_db03 + cmd_wait(3000)
+    out["held_tunnel_then_na"] = (to_eth0(pkt("db01::1", "db09::1"))
+                                  + to_eth1(nd_packet("db02::7", "db02::5", na_msg(
+                                      "db02::7", 0x60, lla_opt(2, "02:00:00:00:02:07")))))
+    out["held_inline_encap"] = to_eth0(pkt("db01::1", "db0a::1")) + cmd_wait(3000)
+    out["resolved_stale_delay_probe"] = (ping_db03 + to_eth1(na_gw) + cmd_wait(31000)
+                                         + ping_db03 + cmd_wait(6000) + ping_db03)
+    out["na_override_changes_mac"] = (ping_db03 + to_eth1(na_gw) + to_eth1(nd_packet(
+        "db02::3", "db02::5", na_msg("db02::3", 0x20, lla_opt(2, "02:00:00:00:02:33"))))
+        + ping_db03)
+    out["cache_full"] = b"".join(to_eth0(pkt("db01::1", f"db02::{i:x}")) for i in range(16, 28))
+    # Malformed options (RFC 4861 §4.6): zero length, past the end, a lone
+    # type octet, two TLLAs, a 16-octet one.
+    bad = {
+        "zero_len": na_msg("db02::3", 0x60, bytes([2, 0]) + bytes(6)),
+        "past_end": na_msg("db02::3", 0x60, bytes([2, 2]) + ioam.mac_bytes(GW_MAC)),
+        "lone_type": na_msg("db02::3", 0x60, lla_opt(2, GW_MAC) + b"\x02"),
+        "two_tlla": na_msg("db02::3", 0x60, lla_opt(2, GW_MAC) + lla_opt(2, "02:00:00:00:02:99")),
+        "wide_tlla": na_msg("db02::3", 0x60, bytes([2, 2]) + bytes(14) + lla_opt(2, GW_MAC)),
+    }
+    for name, msg in bad.items():
+        out[f"held_then_na_{name}"] = ping_db03 + to_eth1(nd_packet("db02::3", "db02::5", msg))
+    out["ns_two_slla"] = to_eth1(nd_packet("db02::3", solicited_node("db02::5"), ns_msg(
+        "db02::5", lla_opt(1, GW_MAC) + lla_opt(1, "02:00:00:00:02:99"))),
+        dst_mac="33:33:ff:00:00:05")
+    out["ns_dad_wide_slla"] = to_eth1(nd_packet("::", solicited_node("db02::5"), ns_msg(
+        "db02::5", bytes([1, 2]) + bytes(14))), dst_mac="33:33:ff:00:00:05")
+    out["ns_dad_to_all_nodes"] = to_eth1(nd_packet("::", "ff02::1", ns_msg("db02::5")),
+                                         dst_mac="33:33:00:00:00:01")
+    return out
+
+
 ROLE_MACS = {
     "transit": (("02:00:00:00:02:00", "02:00:00:00:01:01"),
                 ("02:00:00:00:02:01", "02:00:00:00:03:00")),
@@ -186,7 +301,7 @@ def write(target, name, data):
 
 
 def main():
-    for target in ("transit", "encap", "decap", "parsers", "config"):
+    for target in ("transit", "encap", "decap", "nd", "parsers", "config"):
         shutil.rmtree(HERE / "corpus" / target, ignore_errors=True)
     roles = {"transit": transit_packets(), "encap": encap_packets(), "decap": decap_packets()}
     for role, packets in roles.items():
@@ -203,6 +318,21 @@ def main():
         write(role, "runt_20", frame(eth0[0], eth0[1], packets[next(iter(packets))])[:20])
         short = ioam.ipv6("db01::1", "db03::2", b"\xab\xcd", nh=59)
         write(role, "min_frame_60", frame(eth0[0], eth0[1], short) + bytes(4))
+    for name, script in nd_scripts().items():
+        write("nd", name, script)
+        # The script's frames on their own, as IPv6 packets, for check_nd and
+        # make_neighbor_advert in fuzz_parsers.
+        i = n = 0
+        while i < len(script):
+            if script[i] & 0x80:
+                i += 1
+                continue
+            length = struct.unpack("!H", script[i + 1:i + 3])[0]
+            f = script[i + 3:i + 3 + length]
+            i += 3 + length
+            if f[12:14] == b"\x86\xdd" and len(f) > 54 and f[54] in (135, 136):
+                write("parsers", f"nd_{name}_{n}", f[14:])
+                n += 1
     for cfg in ("athos", "porthos", "aramis"):
         write("config", f"seed_{cfg}.yaml", (REPO / "config" / f"{cfg}.yaml").read_bytes())
     write("config", "bad_mtu.yaml", b"ports:\n  - {name: eth0, device: d, mtu: 80}\n")

@@ -31,4 +31,32 @@ void packet_init(const char* role, const char* yaml);
 /// Called from LLVMFuzzerTestOneInput.
 void packet_one_input(const uint8_t* data, size_t size);
 
+// Neighbour discovery (fuzz_nd): the worker has a neighbour cache and an ND
+// channel, and the control thread's NdService (the real one, on the same
+// thread) answers what the worker holds and reports. An input is a script
+// of commands, so one input can hold a packet for an unknown next hop, then
+// bring the advertisement that resolves it, then let time pass:
+//   0b0xxxxxLP len_hi len_lo <len octets>
+//       a frame received on port P (0/1): with L set in the four layouts
+//       above (a burst of four), else once in the default layout;
+//   0b1ttttttt
+//       the control clock advances t * 100 ms.
+// (A length running past the input takes what is left.) After every command
+// the control thread polls and the worker takes what it injected until
+// nothing moves, and then:
+//   - every mbuf out of the pool is a segment of a packet the ND service
+//     holds behind an unresolved neighbour (NdService::held; one or two
+//     segments each);
+//   - every transmitted frame passes the checks above, and a Neighbor
+//     Solicitation or Advertisement it sends is one check_nd accepts.
+// After the script the clock runs on until every resolution has succeeded
+// or failed: then no mbuf is out of the pool. The ND state is rebuilt for
+// the next input, so each input is reproducible on its own.
+
+/// Called from LLVMFuzzerInitialize instead of packet_init.
+void packet_init_nd(const char* role, const char* yaml);
+
+/// Called from LLVMFuzzerTestOneInput after packet_init_nd.
+void packet_nd_input(const uint8_t* data, size_t size);
+
 }  // namespace ioamfwd::fuzz

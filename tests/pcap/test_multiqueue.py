@@ -218,3 +218,16 @@ def test_unpolled_device_queues_are_warned_about(tmp_path):
     assert "port eth0: net_pcap0 has 2 rx queues but rx_queues is 1: what it puts on queue 1 " \
            "is never read (set rx_queues: 2)" in run.stderr, run.stderr
     assert [pt.frame_tag(f) for f in run.out[1]] == [pt.frame_tag(f) for f in frames]
+
+
+def test_spare_tx_pcap_file_is_closed(tmp_path):
+    """net_pcap with two tx_pcap files but one worker lcore: the second file
+    is set up as a spare tx queue (so that stopping the port closes it:
+    DPDK's net_pcap closes only configured queues) and nothing is sent on
+    it; everything leaves by the worker's own queue 0."""
+    cfg = (pt.REPO / "config" / "porthos.yaml").read_text()
+    frames = flow_frames(1)
+    run = pt.run_appliance(tmp_path, cfg, {0: frames}, tx_queues=2)
+    assert [pt.frame_tag(f) for f in run.out_queues[1][0]] == [pt.frame_tag(f) for f in frames]
+    assert run.out_queues[1][1] == []
+    assert run.out_queues[0] == [[], []]

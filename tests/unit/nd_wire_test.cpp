@@ -155,6 +155,58 @@ TEST(CheckNd, SolicitationSllaAndDadRules) {
     EXPECT_EQ(msg.lladdr, nullptr);
 }
 
+// Options are walked by their length octets (RFC 4861 §4.6): one that says
+// 0, or runs past the message, or leaves a lone type octet invalidates the
+// message; link-layer options of other sizes are skipped, and of two
+// Ethernet ones the first counts.
+TEST(CheckNd, MalformedAndRepeatedOptions) {
+    NdMessage msg;
+    Bytes a = advert("db02::1", 0x60, false);
+    a.insert(a.end(), {2, 2, 0x02, 0, 0, 0, 0x03, 0x01});  // says 16 octets, has 8
+    Bytes p = nd_packet("db02::1", "db02::fffe", a);
+    EXPECT_EQ(check_nd(p.data(), uint32_t(p.size()), msg), NdCheck::Invalid) << "past the end";
+    a = advert("db02::1", 0x60, true);
+    a.insert(a.end(), {2, 0, 0, 0, 0, 0, 0, 0});
+    p = nd_packet("db02::1", "db02::fffe", a);
+    EXPECT_EQ(check_nd(p.data(), uint32_t(p.size()), msg), NdCheck::Invalid)
+        << "zero-length option after a good one";
+    a = advert("db02::1", 0x60, true);
+    a.push_back(2);
+    p = nd_packet("db02::1", "db02::fffe", a);
+    EXPECT_EQ(check_nd(p.data(), uint32_t(p.size()), msg), NdCheck::Invalid) << "lone type octet";
+    // The checksum covers the options; the same message cut short inside
+    // its option (a lying payload length upstream) is refused, not read on.
+    p = nd_packet("db02::1", "db02::fffe", advert("db02::1", 0x60, true));
+    EXPECT_EQ(check_nd(p.data(), uint32_t(p.size() - 3), msg), NdCheck::Invalid) << "cut";
+
+    a = advert("db02::1", 0x60, false);
+    a.insert(a.end(), {2, 2, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0, 0, 0, 0, 0, 0, 0, 0});
+    a.insert(a.end(), {2, 1, 0x02, 0, 0, 0, 0x03, 0x01});
+    a.insert(a.end(), {2, 1, 0x02, 0, 0, 0, 0x03, 0x02});
+    p = nd_packet("db02::1", "db02::fffe", a);
+    ASSERT_EQ(check_nd(p.data(), uint32_t(p.size()), msg), NdCheck::Valid);
+    ASSERT_NE(msg.lladdr, nullptr);
+    EXPECT_EQ(Bytes(msg.lladdr, msg.lladdr + 6), (Bytes{0x02, 0, 0, 0, 0x03, 0x01}))
+        << "the 16-octet option is skipped and the first Ethernet one counts";
+
+    const Bytes t = addr("db02::fffe");
+    Bytes ns = {135, 0, 0, 0, 0, 0, 0, 0};
+    ns.insert(ns.end(), t.begin(), t.end());
+    Bytes two = ns;
+    two.insert(two.end(), {1, 1, 0x02, 0, 0, 0, 0x03, 0x01, 1, 1, 0x02, 0, 0, 0, 0x03, 0x09});
+    p = nd_packet("db02::1", "ff02::1:ff00:fffe", two);
+    ASSERT_EQ(check_nd(p.data(), uint32_t(p.size()), msg), NdCheck::Valid);
+    ASSERT_NE(msg.lladdr, nullptr);
+    EXPECT_EQ(msg.lladdr[5], 0x01) << "duplicate SLLA: the first";
+    // §7.1.1 forbids any source link-layer address option from ::, also one
+    // of a size that carries no Ethernet address.
+    Bytes wide = ns;
+    wide.insert(wide.end(), {1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+    p = nd_packet("::", "ff02::1:ff00:fffe", wide);
+    EXPECT_EQ(check_nd(p.data(), uint32_t(p.size()), msg), NdCheck::Invalid)
+        << "DAD, 16-octet SLLA";
+}
+
 TEST(CheckNd, OtherIcmpIsNotNd) {
     const Bytes p = nd_packet("db02::1", "db02::fffe", Bytes{128, 0, 0, 0, 0, 1, 0, 1});
     NdMessage msg;
