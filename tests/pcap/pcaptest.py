@@ -128,14 +128,15 @@ class RunResult:
 def run_appliance(workdir: Path, config_text: str, inputs: Dict[int, Sequence],
                   nports: int = 2, *, rx_queues: int = 1, tx_queues: int = 1,
                   eal_lcores: Sequence[str] = ("-l", "0-1"), extra_args: Sequence[str] = (),
-                  check: bool = True) -> RunResult:
+                  check: bool = True, idle_exit_ms: int = IDLE_EXIT_MS) -> RunResult:
     """Run ioamfwd once: port i receives ``inputs[i]``; returns what each port
     sent and the stats. Asserts a clean exit and ``mbufs_in_use == 0``.
 
     With ``rx_queues`` > 1, ``inputs[i]`` is a list of per-queue frame lists
     (one rx_pcap file each); ``tx_queues`` tx_pcap files per port (one per
     worker lcore). ``check=False`` returns a failed run (returncode, stderr)
-    instead of failing the test."""
+    instead of failing the test. ``idle_exit_ms``: longer when workers share a
+    CPU, so one that is not scheduled for a while still reads its queue."""
     import pytest  # local: keep this module importable outside pytest
 
     exe = binary()
@@ -168,7 +169,7 @@ def run_appliance(workdir: Path, config_text: str, inputs: Dict[int, Sequence],
         for tx in tx_files[i]:
             vdev += f",tx_pcap={tx}"
         cmd += ["--vdev", vdev]
-    cmd += ["--", "--config", str(conf), "--idle-exit", str(IDLE_EXIT_MS),
+    cmd += ["--", "--config", str(conf), "--idle-exit", str(idle_exit_ms),
             "--stats-json", str(stats_path), *extra_args]
     (workdir / "cmdline.txt").write_text(" ".join(cmd) + "\n")
     started = time.time()

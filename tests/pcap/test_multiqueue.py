@@ -24,6 +24,9 @@ import pcaptest as pt
 # Three lcores on this two-core machine: the main lcore alone, the two
 # workers sharing a core (correctness, not speed, is tested here).
 LCORES = ("--lcores", "0@0,1@1,2@1")
+# Two workers share CPU 1: on a loaded machine one of them can wait longer
+# than the default 300 ms idle exit before it first reads its queue.
+SHARED_CPU_IDLE_EXIT_MS = 3000
 FLOWS = 8
 PER_FLOW = 24
 
@@ -89,7 +92,8 @@ def test_two_queues_two_workers_default_spread(tmp_path):
     cfg = config()
     inputs = queue_inputs()
     run = pt.run_appliance(tmp_path, cfg, inputs, rx_queues=2, tx_queues=2, eal_lcores=LCORES,
-                           extra_args=["--idle-sleep-us", "100"])
+                           extra_args=["--idle-sleep-us", "100"],
+                           idle_exit_ms=SHARED_CPU_IDLE_EXIT_MS)
     check_forwarding(run, cfg, inputs)
     lcores = run.stats["lcores"]
     assert sorted(lcores) == ["1", "2"], run.describe()
@@ -113,7 +117,8 @@ def test_lcores_section_decides_who_polls_what(tmp_path):
                         "  - lcore: 1\n"
                         "    rx: [{port: eth0, queue: 1}, {port: eth1, queue: 0}]\n")
     inputs = queue_inputs()
-    run = pt.run_appliance(tmp_path, cfg, inputs, rx_queues=2, tx_queues=2, eal_lcores=LCORES)
+    run = pt.run_appliance(tmp_path, cfg, inputs, rx_queues=2, tx_queues=2, eal_lcores=LCORES,
+                           idle_exit_ms=SHARED_CPU_IDLE_EXIT_MS)
     check_forwarding(run, cfg, inputs)
     lcores = run.stats["lcores"]
     assert lcores["2"]["rx_queues"] == {"eth0/0": len(inputs[0][0]), "eth1/1": 0}
@@ -191,7 +196,8 @@ def test_rx_config_option_replaces_lcores(tmp_path):
     inputs = queue_inputs()
     run = pt.run_appliance(tmp_path, cfg, inputs, rx_queues=2, tx_queues=2, eal_lcores=LCORES,
                            extra_args=["--rx-config",
-                                       "(eth0,0,2),(eth1,1,2),(eth0,1,1),(eth1,0,1)"])
+                                       "(eth0,0,2),(eth1,1,2),(eth0,1,1),(eth1,0,1)"],
+                           idle_exit_ms=SHARED_CPU_IDLE_EXIT_MS)
     check_forwarding(run, cfg, inputs)
     lcores = run.stats["lcores"]
     assert lcores["2"]["rx_queues"] == {"eth0/0": len(inputs[0][0]), "eth1/1": 0}
