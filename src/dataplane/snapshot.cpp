@@ -95,7 +95,49 @@ bool Snapshot::add_route(const uint8_t addr[16], uint8_t depth, uint32_t nh_inde
         err = std::string("cannot add route: ") + rte_strerror(-rc);
         return false;
     }
+    // Only a /128 can be matched by an exact-address table, and nothing is
+    // more specific than a /128, so a hit there is what the FIB would say.
+    // The builder adds each prefix once; a /128 re-added as something else
+    // would have to leave the table, which no caller does.
+    if (depth == 128 && nh_index < nexthops.size() &&
+        nexthops[nh_index].kind == NextHop::Kind::Local)
+        own_.add(addr);
     return true;
+}
+
+void OwnAddresses::add(const uint8_t addr[16]) {
+    std::array<uint8_t, 16> a;
+    std::memcpy(a.data(), addr, 16);
+    for (const auto& have : list_)
+        if (have == a) return;
+    list_.push_back(a);
+    rebuild();
+}
+
+// At most a quarter full, so a miss usually ends on the first, empty slot.
+void OwnAddresses::rebuild() {
+    uint32_t size = 16;
+    unsigned bits = 4;
+    while (size < 4 * list_.size()) {
+        size *= 2;
+        ++bits;
+    }
+    slots_.assign(size, Slot{0, 0});
+    mask_ = size - 1;
+    shift_ = 64 - bits;
+    has_zero_ = false;
+    for (const auto& a : list_) {
+        Slot s;
+        std::memcpy(&s.hi, a.data(), 8);
+        std::memcpy(&s.lo, a.data() + 8, 8);
+        if ((s.hi | s.lo) == 0) {
+            has_zero_ = true;  // "::" matches any empty slot: no slot needed
+            continue;
+        }
+        uint32_t i = slot_of(s.lo);
+        while (slots_[i].hi | slots_[i].lo) i = (i + 1) & mask_;
+        slots_[i] = s;
+    }
 }
 
 bool Snapshot::add_neighbor(uint16_t port, const uint8_t addr[16], const rte_ether_addr& mac,

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -94,6 +95,44 @@ struct EncapProfile {
     uint16_t overhead() const { return uint16_t(hbh_len + (mode == Mode::Encap ? 40 : 0)); }
 };
 
+/// The appliance's own unicast addresses: exactly the destinations the FIB
+/// maps to a Local /128. Workers ask this small open-addressed table first,
+/// so a packet for the appliance (tunnel end, echo, solicitation) skips the
+/// 13-level trie walk a /128 costs; the FIB keeps those routes for the
+/// control thread's single lookups. A miss costs one hash and one slot read.
+class OwnAddresses {
+public:
+    OwnAddresses() { rebuild(); }
+    void add(const uint8_t addr[16]);
+    bool contains(const uint8_t* addr) const {
+        uint64_t hi, lo;
+        std::memcpy(&hi, addr, 8);
+        std::memcpy(&lo, addr + 8, 8);
+        for (uint32_t i = slot_of(lo);; i = (i + 1) & mask_) {
+            const Slot& s = slots_[i];
+            // An all-zero slot is empty, unless "::" itself is ours.
+            if (s.hi == hi && s.lo == lo) return (hi | lo) != 0 || has_zero_;
+            if ((s.hi | s.lo) == 0) return false;
+        }
+    }
+
+private:
+    struct Slot {
+        uint64_t hi, lo;  // the address's two halves as loaded from memory
+    };
+    // The low 64 bits differ between a router's addresses far more often
+    // than the prefixes do; the multiplicative hash spreads them.
+    uint32_t slot_of(uint64_t lo) const {
+        return uint32_t((lo * 0x9e3779b97f4a7c15ull) >> shift_) & mask_;
+    }
+    void rebuild();
+    std::vector<std::array<uint8_t, 16>> list_;
+    std::vector<Slot> slots_;
+    uint32_t mask_ = 0;
+    unsigned shift_ = 0;
+    bool has_zero_ = false;
+};
+
 struct NamespaceEntry {
     NamespaceData data;
     std::vector<uint8_t> oss;  // backing store for data.oss
@@ -130,6 +169,9 @@ public:
 
     /// Route lookup for one address (control thread; workers use bulk).
     const NextHop& lookup(const uint8_t addr[16]) const;
+    /// Whether the FIB sends `addr` to the appliance through a Local /128
+    /// (what lookup() would say, without the trie).
+    bool is_own(const uint8_t* addr) const { return own_.contains(addr); }
 
     NodeIds node;
     uint32_t icmp_rate = 1000;  // per worker, per second (0: none)
@@ -141,6 +183,7 @@ public:
     uint64_t generation = 0;
 
 private:
+    OwnAddresses own_;
     rte_hash* neighbors_ = nullptr;
     unsigned n_neighbors_ = 0;  // most configurations have none: skip the hash
     std::vector<NamespaceEntry> namespaces_;

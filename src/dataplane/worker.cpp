@@ -340,6 +340,12 @@ void Worker::stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
             pm.drop = Drop::LinkLocal;
             continue;
         }
+        // The appliance's own addresses would cost the deepest trie walk
+        // (a /128); the FIB says Local for exactly these.
+        if (s.is_own(ip->dst)) {
+            pm.action = Action::Local;
+            continue;
+        }
         std::memcpy(dsts[m], ip->dst, 16);
         which[m++] = i;
     }
