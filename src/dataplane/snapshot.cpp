@@ -83,6 +83,11 @@ bool Snapshot::init_tables(unsigned max_routes, unsigned tbl8_groups, unsigned m
 
 uint32_t Snapshot::add_nexthop(const NextHop& nh) {
     nexthops.push_back(nh);
+    NextHop& added = nexthops.back();
+    // on_link resolves each packet's own destination, so its MAC is never
+    // known here even when `resolved` were set.
+    added.plain = nh.kind == NextHop::Kind::Forward && nh.encap == 0 && nh.resolved &&
+                  !nh.on_link;
     return uint32_t(nexthops.size() - 1);
 }
 

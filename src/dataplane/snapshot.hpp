@@ -63,6 +63,10 @@ struct NextHop {
     uint16_t encap = 0;     // 1 + index into Snapshot::encaps; 0 = plain route
     rte_ether_addr dst_mac{};
     uint8_t gateway[16] = {};  // `via`: what neighbour discovery resolves when not `resolved`
+    /// Set by Snapshot::add_nexthop: a forward to a known MAC with no IOAM
+    /// insertion, which a packet needing nothing else takes on the
+    /// worker's plain-burst fast path.
+    bool plain = false;
 };
 
 /// A route's IOAM insertion, ready to apply (reference §3): the Hop-by-Hop
