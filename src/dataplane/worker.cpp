@@ -102,9 +102,9 @@ struct Worker {
     void process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                        Origin origin);
 
-    // The stages, each one pass over the burst. stage_parse returns whether
-    // any packet carries a trace to fill.
-    bool stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+    // The stages, each one pass over the burst. stage_parse returns the
+    // most traces to fill that any one packet carries.
+    unsigned stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                      PacketMeta* meta, Origin origin);
     void stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                      PacketMeta* meta, Origin origin, const uint64_t* fib_nhs);
@@ -120,6 +120,8 @@ struct Worker {
                       PacketMeta& pm, Origin origin);
     void stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                     PacketMeta* meta, Origin origin);
+    void stage_ioam_single(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                           PacketMeta* meta, Origin origin);
     void export_trace(const uint8_t* ip, const uint8_t* opt, uint16_t in_port, TraceEvent ev,
                       const timespec& now);
     // The node data every trace of a burst shares.
@@ -130,6 +132,8 @@ struct Worker {
         timespec now;
         bool have_time;
     };
+    BurstHop burst_hop(const Snapshot& s, uint16_t in_port, Origin origin);
+    static void read_clock(BurstHop& bh);
     const NodeDataTemplate& node_template(const BurstHop& bh, const NamespaceData* ns,
                                           uint32_t type, const PacketMeta& pm,
                                           uint32_t queue_depth);
@@ -242,9 +246,9 @@ Drop strip_ioam(rte_mbuf* m, uint32_t& l3_len, bool& stripped) {
     return Drop::HbhBadOption;
 }
 
-bool Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                         PacketMeta* meta, Origin origin) {
-    bool any_trace = false;
+unsigned Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                             PacketMeta* meta, Origin origin) {
+    unsigned max_trace = 0;
     const PortView& port = s.ports[in_port];
     for (uint16_t i = 0; i < kPrefetchAhead && i < n; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
@@ -305,9 +309,9 @@ bool Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
         trim_frame(m, uint32_t(sizeof(wire::EtherHdr)) + pm.parse.l3_len);
         pm.hbh_ok = true;
         pm.action = Action::Forward;
-        any_trace |= pm.parse.n_trace != 0;
+        max_trace = std::max<unsigned>(max_trace, pm.parse.n_trace);
     }
-    return any_trace;
+    return max_trace;
 }
 
 void Worker::stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -553,23 +557,12 @@ void Worker::stage_encap(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketM
 
 void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                         PacketMeta* meta, Origin origin) {
-    // The appliance's own packets have no ingress port: Linux's "no ingress
-    // device" values (0xFFFF ids, 0xFFFFFFFF timestamps) and no decrement.
     const bool own = origin == Origin::Local;
     // Packets already queued ahead of each one on its egress port: the
     // buffered segments plus those of earlier packets of this burst.
     uint32_t ahead[kMaxPorts];
     bool ahead_init = false;
-    // What every packet of the burst shares goes into the templates' HopData
-    // once; per packet only hop limit, egress and queue depth differ.
-    BurstHop bh{s, own, {}, {}, false};
-    if (!own) {
-        bh.base.ingress_id = s.ports[in_port].ioam_id;
-        bh.base.ingress_wide = s.ports[in_port].ioam_id_wide;
-    }
-    // Templates hold this burst's snapshot, ingress and clock reading: they
-    // never outlive the call.
-    n_tmpl = 0;
+    BurstHop bh = burst_hop(s, in_port, origin);
     // Locals, not cfg reads: every write into a packet could alias them.
     const bool may_export = cfg.export_ring && !own;
     const bool export_transit = cfg.export_transit;
@@ -624,14 +617,7 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
             if (!bh.have_time &&
                 (exporting || (type & (trace::bit(trace::kTimestampSec) |
                                        trace::bit(trace::kTimestampSub))))) {
-                // One clock read serves the whole burst: it is the burst's
-                // processing instant, as Linux stamps at HbH processing time.
-                clock_gettime(CLOCK_REALTIME, &bh.now);
-                bh.have_time = true;
-                if (!own) {
-                    bh.base.ts_sec = uint32_t(bh.now.tv_sec);
-                    bh.base.ts_usec = uint32_t(bh.now.tv_nsec / 1000);
-                }
+                read_clock(bh);
             }
             const NodeDataTemplate& tp = node_template(bh, ns, type, pm, queue_depth);
             switch (fill_trace_from(opt, tp, hop_limit, pm.has_egress, queue_depth)) {
@@ -643,6 +629,84 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
             if (exporting) export_trace(ip + pm.inner_off, opt, in_port, ev, bh.now);
         }
     }
+}
+
+// What every packet of the burst shares goes into the templates' HopData
+// once; per packet only hop limit, egress and queue depth differ. The
+// appliance's own packets have no ingress port: Linux's "no ingress device"
+// values (0xFFFF ids, 0xFFFFFFFF timestamps) and no decrement.
+// Starts the burst's templates afresh: they hold its snapshot, ingress and
+// clock reading, so they never outlive one stage_ioam call.
+Worker::BurstHop Worker::burst_hop(const Snapshot& s, uint16_t in_port, Origin origin) {
+    n_tmpl = 0;
+    BurstHop bh{s, origin == Origin::Local, {}, {}, false};
+    if (!bh.own) {
+        bh.base.ingress_id = s.ports[in_port].ioam_id;
+        bh.base.ingress_wide = s.ports[in_port].ioam_id_wide;
+    }
+    return bh;
+}
+
+// One clock read serves the whole burst: it is the burst's processing
+// instant, as Linux stamps at HbH processing time.
+void Worker::read_clock(BurstHop& bh) {
+    clock_gettime(CLOCK_REALTIME, &bh.now);
+    bh.have_time = true;
+    if (!bh.own) {
+        bh.base.ts_sec = uint32_t(bh.now.tv_sec);
+        bh.base.ts_usec = uint32_t(bh.now.tv_nsec / 1000);
+    }
+}
+
+// stage_ioam for the common burst: at most one received trace per packet,
+// nothing inserted, nothing exported (process_burst checks). The same
+// verdicts and bytes with less per-packet state: the last namespace is
+// remembered, and the outcome counters are summed locally and added once.
+void Worker::stage_ioam_single(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
+                               uint16_t n, PacketMeta* meta, Origin origin) {
+    uint32_t ahead[kMaxPorts];
+    for (unsigned p = 0; p < kMaxPorts; ++p) ahead[p] = tx[p].segs;
+    BurstHop bh = burst_hop(s, in_port, origin);
+    const bool own = bh.own;
+    uint32_t outcomes[3] = {0, 0, 0};  // indexed by FillOutcome
+    uint32_t unknown_ns = 0;
+    uint16_t last_id = 0;  // as on the wire; meaningful once last_ns is set
+    const NamespaceData* last_ns = nullptr;
+    for (uint16_t i = 0; i < n; ++i) {
+        const PacketMeta& pm = meta[i];
+        if (!pm.hbh_ok) continue;
+        rte_mbuf* m = pkts[i];
+        const uint32_t queue_depth = pm.has_egress ? ahead[pm.out_port] : 0;
+        if (pm.action == Action::Forward) ahead[pm.out_port] += m->nb_segs;
+        if (pm.parse.n_trace == 0) continue;
+        uint8_t* opt = reinterpret_cast<uint8_t*>(ipv6_of(m)) + pm.parse.trace_off[0];
+        const auto* th = reinterpret_cast<const wire::IoamTraceHdr*>(opt + 4);
+        uint16_t id;
+        std::memcpy(&id, th->namespace_id, 2);
+        const NamespaceData* ns = last_ns && id == last_id
+                                      ? last_ns
+                                      : s.find_namespace(load_be16(th->namespace_id));
+        if (!ns) {
+            ++unknown_ns;
+            continue;
+        }
+        last_ns = ns;
+        last_id = id;
+        const uint32_t type = wire::trace_type(*th);
+        if (!bh.have_time &&
+            (type & (trace::bit(trace::kTimestampSec) | trace::bit(trace::kTimestampSub))))
+            read_clock(bh);
+        const NodeDataTemplate& tp = node_template(bh, ns, type, pm, queue_depth);
+        const uint8_t hop_limit = uint8_t(own ? pm.hop_in : pm.hop_in - 1);
+        ++outcomes[unsigned(fill_trace_from(opt, tp, hop_limit, pm.has_egress, queue_depth))];
+    }
+    if (unknown_ns) count(IoamEvent::SkipUnknownNamespace, unknown_ns);
+    if (outcomes[unsigned(FillOutcome::Filled)])
+        count(IoamEvent::TraceFilled, outcomes[unsigned(FillOutcome::Filled)]);
+    if (outcomes[unsigned(FillOutcome::OverflowSet)])
+        count(IoamEvent::TraceOverflowSet, outcomes[unsigned(FillOutcome::OverflowSet)]);
+    if (outcomes[unsigned(FillOutcome::OverflowAlready)])
+        count(IoamEvent::SkipOverflowFlag, outcomes[unsigned(FillOutcome::OverflowAlready)]);
 }
 
 // The template for this trace: ingress, clock reading and snapshot are the
@@ -1028,7 +1092,7 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     rte_mbuf* inner[kBurst];
     rte_mbuf* answers[kBurst];
     uint16_t n_inner, n_answers;
-    const bool any_trace = stage_parse(s, in_port, pkts, n, meta, origin);
+    const unsigned max_trace = stage_parse(s, in_port, pkts, n, meta, origin);
     stage_route(s, in_port, pkts, n, meta, origin, have_nhs ? fib_nhs : nullptr);
     // Most bursts of plain traffic need neither pass. Without encap routes
     // in the snapshot no packet can have been chosen for insertion.
@@ -1036,7 +1100,13 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     if (!s.encaps.empty())
         for (uint16_t i = 0; i < n; ++i) any_encap |= meta[i].encap != 0;
     if (any_encap) stage_encap(s, pkts, n, meta);
-    if (any_encap || any_trace) stage_ioam(s, in_port, pkts, n, meta, origin);
+    // The exporting case needs the trace events of stage_ioam; the
+    // appliance's own packets (no export either) also fit the lean loop.
+    const bool may_export = cfg.export_ring && origin != Origin::Local;
+    if (!any_encap && !may_export && max_trace == 1)
+        stage_ioam_single(s, in_port, pkts, n, meta, origin);
+    else if (any_encap || max_trace)
+        stage_ioam(s, in_port, pkts, n, meta, origin);
     stage_output(s, in_port, pkts, n, meta, origin, inner, n_inner, answers, n_answers);
     // Decapsulated packets and the appliance's answers run the stages again
     // (at most Wire -> Tunnel -> Local: neither of the last two recurses into itself).
