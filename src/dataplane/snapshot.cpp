@@ -119,7 +119,8 @@ void OwnAddresses::add(const uint8_t addr[16]) {
     rebuild();
 }
 
-// At most a quarter full, so a miss usually ends on the first, empty slot.
+// At most a quarter full, so a probe past the filter usually ends on the
+// first slot.
 void OwnAddresses::rebuild() {
     uint32_t size = 16;
     unsigned bits = 4;
@@ -128,21 +129,22 @@ void OwnAddresses::rebuild() {
         ++bits;
     }
     slots_.assign(size, Slot{0, 0});
-    mask_ = size - 1;
-    shift_ = 64 - bits;
-    has_zero_ = false;
+    view_ = View{0, nullptr, size - 1, 64 - bits, false};
     for (const auto& a : list_) {
         Slot s;
         std::memcpy(&s.hi, a.data(), 8);
         std::memcpy(&s.lo, a.data() + 8, 8);
+        const uint64_t h = hash(s.lo);
+        view_.filter |= uint64_t(1) << (h >> 58);
         if ((s.hi | s.lo) == 0) {
-            has_zero_ = true;  // "::" matches any empty slot: no slot needed
+            view_.has_zero = true;  // "::" matches any empty slot: no slot needed
             continue;
         }
-        uint32_t i = slot_of(s.lo);
-        while (slots_[i].hi | slots_[i].lo) i = (i + 1) & mask_;
+        uint32_t i = uint32_t(h >> view_.shift) & view_.mask;
+        while (slots_[i].hi | slots_[i].lo) i = (i + 1) & view_.mask;
         slots_[i] = s;
     }
+    view_.slots = slots_.data();
 }
 
 bool Snapshot::add_neighbor(uint16_t port, const uint8_t addr[16], const rte_ether_addr& mac,

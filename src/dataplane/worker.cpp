@@ -328,6 +328,9 @@ void Worker::stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
         for (uint16_t i = 0; i < n; ++i) which[i] = i;
         m = n;
     }
+    // A copy: writes through packet pointers would make the compiler
+    // reload the snapshot's fields for every packet.
+    const OwnAddresses::View own = s.own_addresses();
     for (uint16_t i = 0; !fib_nhs && i < n; ++i) {
         PacketMeta& pm = meta[i];
         if (pm.action == Action::Drop) continue;
@@ -366,7 +369,7 @@ void Worker::stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
         }
         // The appliance's own addresses would cost the deepest trie walk
         // (a /128); the FIB says Local for exactly these.
-        if (s.is_own(ip->dst)) {
+        if (own.contains(ip->dst)) {
             pm.action = Action::Local;
             continue;
         }
@@ -1023,6 +1026,7 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     uint8_t dsts[kBurst][16];
     uint32_t l3_len[kBurst];
     const PortView& port = s.ports[in_port];
+    const OwnAddresses::View own = s.own_addresses();
     for (uint16_t i = 0; i < kPrefetchAhead && i < n; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
     for (uint16_t i = 0; i < n; ++i) {
@@ -1051,7 +1055,7 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         // appliance's own; a link-local source is never forwarded.
         if (ip->src[0] == 0xff || is_loopback(src_hi, src_lo) || is_loopback(dst_hi, dst_lo) ||
             ip->dst[0] == 0xff || is_link_local(ip->dst) || is_link_local(ip->src) ||
-            s.is_own(ip->dst))
+            own.contains(ip->dst))
             return false;
         const uint32_t l3 = kIp6 + load_be16(ip->payload_len);
         if (l3 > frame_len - kEth) return false;  // Ipv6BadLength
