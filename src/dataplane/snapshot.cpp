@@ -134,7 +134,7 @@ void OwnAddresses::rebuild() {
         Slot s;
         std::memcpy(&s.hi, a.data(), 8);
         std::memcpy(&s.lo, a.data() + 8, 8);
-        const uint64_t h = hash(s.lo);
+        const uint64_t h = hash(s.hi, s.lo);
         view_.filter |= uint64_t(1) << (h >> 58);
         if ((s.hi | s.lo) == 0) {
             view_.has_zero = true;  // "::" matches any empty slot: no slot needed

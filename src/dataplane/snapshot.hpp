@@ -121,10 +121,10 @@ public:
 
         bool contains(const uint8_t* addr) const {
             uint64_t hi, lo;
-            std::memcpy(&lo, addr + 8, 8);
-            const uint64_t h = hash(lo);
-            if (!((filter >> (h >> 58)) & 1)) return false;
             std::memcpy(&hi, addr, 8);
+            std::memcpy(&lo, addr + 8, 8);
+            const uint64_t h = hash(hi, lo);
+            if (!((filter >> (h >> 58)) & 1)) return false;
             for (uint32_t i = uint32_t(h >> shift) & mask;; i = (i + 1) & mask) {
                 const Slot& s = slots[i];
                 // An all-zero slot is empty, unless "::" itself is ours.
@@ -133,9 +133,13 @@ public:
             }
         }
     };
-    // The low 64 bits differ between a router's addresses far more often
-    // than the prefixes do; the multiplicative hash spreads them upward.
-    static uint64_t hash(uint64_t lo) { return lo * 0x9e3779b97f4a7c15ull; }
+    // Both halves: lab and operator addresses share interface ids (::1,
+    // ::2) across prefixes, so a hash of the low half alone let most
+    // forwarded destinations through the filter. Multiplying moves the
+    // mixed bits to the top, where filter and slot index take them.
+    static uint64_t hash(uint64_t hi, uint64_t lo) {
+        return (lo ^ (hi * 0xff51afd7ed558ccdull)) * 0x9e3779b97f4a7c15ull;
+    }
 
     OwnAddresses() { rebuild(); }
     void add(const uint8_t addr[16]);
