@@ -94,6 +94,12 @@ struct Worker {
     NodeDataTemplate tmpl[kTemplates]{};
     unsigned n_tmpl = 0;
     unsigned tmpl_next = 0;  // slot replaced when all are taken
+    // Bursts left that skip forward_plain. A burst that qualifies packet by
+    // packet but then meets a non-plain route (encap, unresolved, no route)
+    // wasted the header pass; traffic like that tends to keep coming, so
+    // the fast path rests for a while instead of paying it every burst.
+    static constexpr unsigned kPlainBackoff = 16;
+    unsigned plain_rest = 0;
 
     void count(Drop d, uint64_t n = 1) { st.drops[unsigned(d)].add(n); }
     void count(IoamEvent e, uint64_t n = 1) { st.ioam[unsigned(e)].add(n); }
@@ -1073,7 +1079,10 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     for (uint16_t i = 0; i < n; ++i) {
         const NextHop& nh = s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0];
         // No route, encap, unknown MAC or too big: the stages decide.
-        if (!nh.plain || l3_len[i] > s.ports[nh.port].mtu) return false;
+        if (!nh.plain || l3_len[i] > s.ports[nh.port].mtu) {
+            plain_rest = kPlainBackoff;
+            return false;
+        }
         hops[i] = &nh;
     }
     for (uint16_t i = 0; i < n; ++i) send(s, pkts[i], hops[i]->port, hops[i]->dst_mac, false);
@@ -1090,8 +1099,12 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     // kept, link-local answers): always the stages.
     uint64_t fib_nhs[kBurst];
     bool have_nhs = false;
-    if (origin != Origin::Local && forward_plain(s, in_port, pkts, n, origin, fib_nhs, have_nhs))
-        return;
+    if (origin != Origin::Local) {
+        if (plain_rest)
+            --plain_rest;
+        else if (forward_plain(s, in_port, pkts, n, origin, fib_nhs, have_nhs))
+            return;
+    }
     PacketMeta meta[kBurst];
     rte_mbuf* inner[kBurst];
     rte_mbuf* answers[kBurst];
