@@ -83,6 +83,11 @@ bool Snapshot::init_tables(unsigned max_routes, unsigned tbl8_groups, unsigned m
 
 uint32_t Snapshot::add_nexthop(const NextHop& nh) {
     nexthops.push_back(nh);
+    NextHop& added = nexthops.back();
+    // on_link resolves each packet's own destination, so its MAC is never
+    // known here even when `resolved` were set.
+    added.plain = nh.kind == NextHop::Kind::Forward && nh.encap == 0 && nh.resolved &&
+                  !nh.on_link;
     return uint32_t(nexthops.size() - 1);
 }
 
@@ -95,7 +100,51 @@ bool Snapshot::add_route(const uint8_t addr[16], uint8_t depth, uint32_t nh_inde
         err = std::string("cannot add route: ") + rte_strerror(-rc);
         return false;
     }
+    // Only a /128 can be matched by an exact-address table, and nothing is
+    // more specific than a /128, so a hit there is what the FIB would say.
+    // The builder adds each prefix once; a /128 re-added as something else
+    // would have to leave the table, which no caller does.
+    if (depth == 128 && nh_index < nexthops.size() &&
+        nexthops[nh_index].kind == NextHop::Kind::Local)
+        own_.add(addr);
     return true;
+}
+
+void OwnAddresses::add(const uint8_t addr[16]) {
+    std::array<uint8_t, 16> a;
+    std::memcpy(a.data(), addr, 16);
+    for (const auto& have : list_)
+        if (have == a) return;
+    list_.push_back(a);
+    rebuild();
+}
+
+// At most a quarter full, so a probe past the filter usually ends on the
+// first slot.
+void OwnAddresses::rebuild() {
+    uint32_t size = 16;
+    unsigned bits = 4;
+    while (size < 4 * list_.size()) {
+        size *= 2;
+        ++bits;
+    }
+    slots_.assign(size, Slot{0, 0});
+    view_ = View{0, nullptr, size - 1, 64 - bits, false};
+    for (const auto& a : list_) {
+        Slot s;
+        std::memcpy(&s.hi, a.data(), 8);
+        std::memcpy(&s.lo, a.data() + 8, 8);
+        const uint64_t h = hash(s.hi, s.lo);
+        view_.filter |= uint64_t(1) << (h >> 58);
+        if ((s.hi | s.lo) == 0) {
+            view_.has_zero = true;  // "::" matches any empty slot: no slot needed
+            continue;
+        }
+        uint32_t i = uint32_t(h >> view_.shift) & view_.mask;
+        while (slots_[i].hi | slots_[i].lo) i = (i + 1) & view_.mask;
+        slots_[i] = s;
+    }
+    view_.slots = slots_.data();
 }
 
 bool Snapshot::add_neighbor(uint16_t port, const uint8_t addr[16], const rte_ether_addr& mac,

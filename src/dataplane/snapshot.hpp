@@ -9,6 +9,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -62,6 +63,10 @@ struct NextHop {
     uint16_t encap = 0;     // 1 + index into Snapshot::encaps; 0 = plain route
     rte_ether_addr dst_mac{};
     uint8_t gateway[16] = {};  // `via`: what neighbour discovery resolves when not `resolved`
+    /// Set by Snapshot::add_nexthop: a forward to a known MAC with no IOAM
+    /// insertion, which a packet needing nothing else takes on the
+    /// worker's plain-burst fast path.
+    bool plain = false;
 };
 
 /// A route's IOAM insertion, ready to apply (reference §3): the Hop-by-Hop
@@ -92,6 +97,59 @@ struct EncapProfile {
 
     /// Octets added to the IPv6 packet.
     uint16_t overhead() const { return uint16_t(hbh_len + (mode == Mode::Encap ? 40 : 0)); }
+};
+
+/// The appliance's own unicast addresses: exactly the destinations the FIB
+/// maps to a Local /128. Workers ask this small open-addressed table first,
+/// so a packet for the appliance (tunnel end, echo, solicitation) skips the
+/// 13-level trie walk a /128 costs; the FIB keeps those routes for the
+/// control thread's single lookups. Forwarded traffic misses, so the miss is
+/// what must be cheap: a 64-bit filter indexed by the hash's top six bits
+/// answers nearly every miss with one multiply and one bit test, before any
+/// slot is read. Workers copy the View into locals once per burst.
+class OwnAddresses {
+public:
+    struct Slot {
+        uint64_t hi, lo;  // the address's two halves as loaded from memory
+    };
+    struct View {
+        uint64_t filter;
+        const Slot* slots;
+        uint32_t mask;
+        unsigned shift;
+        bool has_zero;
+
+        bool contains(const uint8_t* addr) const {
+            uint64_t hi, lo;
+            std::memcpy(&hi, addr, 8);
+            std::memcpy(&lo, addr + 8, 8);
+            const uint64_t h = hash(hi, lo);
+            if (!((filter >> (h >> 58)) & 1)) return false;
+            for (uint32_t i = uint32_t(h >> shift) & mask;; i = (i + 1) & mask) {
+                const Slot& s = slots[i];
+                // An all-zero slot is empty, unless "::" itself is ours.
+                if (s.hi == hi && s.lo == lo) return (hi | lo) != 0 || has_zero;
+                if ((s.hi | s.lo) == 0) return false;
+            }
+        }
+    };
+    // Both halves: lab and operator addresses share interface ids (::1,
+    // ::2) across prefixes, so a hash of the low half alone let most
+    // forwarded destinations through the filter. Multiplying moves the
+    // mixed bits to the top, where filter and slot index take them.
+    static uint64_t hash(uint64_t hi, uint64_t lo) {
+        return (lo ^ (hi * 0xff51afd7ed558ccdull)) * 0x9e3779b97f4a7c15ull;
+    }
+
+    OwnAddresses() { rebuild(); }
+    void add(const uint8_t addr[16]);
+    const View& view() const { return view_; }
+
+private:
+    void rebuild();
+    std::vector<std::array<uint8_t, 16>> list_;
+    std::vector<Slot> slots_;
+    View view_{};
 };
 
 struct NamespaceEntry {
@@ -130,6 +188,10 @@ public:
 
     /// Route lookup for one address (control thread; workers use bulk).
     const NextHop& lookup(const uint8_t addr[16]) const;
+    /// Whether the FIB sends `addr` to the appliance through a Local /128
+    /// (what lookup() would say, without the trie).
+    bool is_own(const uint8_t* addr) const { return own_.view().contains(addr); }
+    const OwnAddresses::View& own_addresses() const { return own_.view(); }
 
     NodeIds node;
     uint32_t icmp_rate = 1000;  // per worker, per second (0: none)
@@ -141,6 +203,7 @@ public:
     uint64_t generation = 0;
 
 private:
+    OwnAddresses own_;
     rte_hash* neighbors_ = nullptr;
     unsigned n_neighbors_ = 0;  // most configurations have none: skip the hash
     std::vector<NamespaceEntry> namespaces_;

@@ -94,6 +94,12 @@ struct Worker {
     NodeDataTemplate tmpl[kTemplates]{};
     unsigned n_tmpl = 0;
     unsigned tmpl_next = 0;  // slot replaced when all are taken
+    // Bursts left that skip forward_plain. A burst that qualifies packet by
+    // packet but then meets a non-plain route (encap, unresolved, no route)
+    // wasted the header pass; traffic like that tends to keep coming, so
+    // the fast path rests for a while instead of paying it every burst.
+    static constexpr unsigned kPlainBackoff = 16;
+    unsigned plain_rest = 0;
 
     void count(Drop d, uint64_t n = 1) { st.drops[unsigned(d)].add(n); }
     void count(IoamEvent e, uint64_t n = 1) { st.ioam[unsigned(e)].add(n); }
@@ -102,17 +108,26 @@ struct Worker {
     void process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                        Origin origin);
 
-    // The stages, each one pass over the burst. stage_parse returns whether
-    // any packet carries a trace to fill.
-    bool stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+    // The stages, each one pass over the burst. stage_parse returns the
+    // most traces to fill that any one packet carries.
+    unsigned stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                      PacketMeta* meta, Origin origin);
     void stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                     PacketMeta* meta, Origin origin);
+                     PacketMeta* meta, Origin origin, const uint64_t* fib_nhs);
+    // The plain-burst fast path: true when it forwarded the whole burst;
+    // false when the stages must run, with `fib_nhs` filled (and `have_nhs`
+    // set) if it got as far as the route lookup.
+    bool forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                       Origin origin, uint64_t* fib_nhs, bool& have_nhs);
+    void send(const Snapshot& s, rte_mbuf* m, uint16_t out_port, const rte_ether_addr& dst_mac,
+              bool hop_limit_done);
     void stage_encap(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketMeta* meta);
     bool choose_encap(const Snapshot& s, const NextHop& nh, const wire::Ipv6Hdr* ip,
                       PacketMeta& pm, Origin origin);
     void stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                     PacketMeta* meta, Origin origin);
+    void stage_ioam_single(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                           PacketMeta* meta, Origin origin);
     void export_trace(const uint8_t* ip, const uint8_t* opt, uint16_t in_port, TraceEvent ev,
                       const timespec& now);
     // The node data every trace of a burst shares.
@@ -123,6 +138,8 @@ struct Worker {
         timespec now;
         bool have_time;
     };
+    BurstHop burst_hop(const Snapshot& s, uint16_t in_port, Origin origin);
+    static void read_clock(BurstHop& bh);
     const NodeDataTemplate& node_template(const BurstHop& bh, const NamespaceData* ns,
                                           uint32_t type, const PacketMeta& pm,
                                           uint32_t queue_depth);
@@ -158,6 +175,14 @@ bool is_unspecified(const uint8_t* a) {
 bool is_solicited_node(const uint8_t* a) {
     static const uint8_t kPrefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
     return std::memcmp(a, kPrefix, sizeof kPrefix) == 0;
+}
+
+// A router takes frames for its own MAC and group addresses only; net_pcap
+// and promiscuous ports hand us everything. Decapsulated packets have no
+// link layer of their own to check.
+inline bool l2_for_us(const wire::EtherHdr* eth, const PortView& port, Origin origin) {
+    return origin != Origin::Wire || (eth->dst[0] & 1) ||
+           std::memcmp(eth->dst, port.mac.addr_bytes, 6) == 0;
 }
 
 // Cuts the frame to `len` octets whatever segments the cut spans (link
@@ -227,9 +252,9 @@ Drop strip_ioam(rte_mbuf* m, uint32_t& l3_len, bool& stripped) {
     return Drop::HbhBadOption;
 }
 
-bool Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                         PacketMeta* meta, Origin origin) {
-    bool any_trace = false;
+unsigned Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                             PacketMeta* meta, Origin origin) {
+    unsigned max_trace = 0;
     const PortView& port = s.ports[in_port];
     for (uint16_t i = 0; i < kPrefetchAhead && i < n; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
@@ -257,10 +282,7 @@ bool Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
             pm.drop = Drop::NotIpv6;
             continue;
         }
-        // A router takes frames for its own MAC and group addresses only;
-        // net_pcap and promiscuous ports hand us everything.
-        if (origin == Origin::Wire && !(eth->dst[0] & 1) &&
-            std::memcmp(eth->dst, port.mac.addr_bytes, 6) != 0) {
+        if (!l2_for_us(eth, port, origin)) {
             pm.drop = Drop::L2OtherHost;
             continue;
         }
@@ -293,18 +315,29 @@ bool Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
         trim_frame(m, uint32_t(sizeof(wire::EtherHdr)) + pm.parse.l3_len);
         pm.hbh_ok = true;
         pm.action = Action::Forward;
-        any_trace |= pm.parse.n_trace != 0;
+        max_trace = std::max<unsigned>(max_trace, pm.parse.n_trace);
     }
-    return any_trace;
+    return max_trace;
 }
 
 void Worker::stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                         PacketMeta* meta, Origin origin) {
+                         PacketMeta* meta, Origin origin, const uint64_t* fib_nhs) {
     uint8_t dsts[kBurst][16];
-    uint64_t nhs[kBurst];
+    uint64_t own_nhs[kBurst];
     uint16_t which[kBurst];
     int m = 0;
-    for (uint16_t i = 0; i < n; ++i) {
+    // The fast path gave up after looking the burst up: every packet passed
+    // the filter below then (see forward_plain), so its results are ours,
+    // one per packet in order.
+    const uint64_t* nhs = fib_nhs ? fib_nhs : own_nhs;
+    if (fib_nhs) {
+        for (uint16_t i = 0; i < n; ++i) which[i] = i;
+        m = n;
+    }
+    // A copy: writes through packet pointers would make the compiler
+    // reload the snapshot's fields for every packet.
+    const OwnAddresses::View own = s.own_addresses();
+    for (uint16_t i = 0; !fib_nhs && i < n; ++i) {
         PacketMeta& pm = meta[i];
         if (pm.action == Action::Drop) continue;
         const wire::Ipv6Hdr* ip = ipv6_of(pkts[i]);
@@ -340,11 +373,17 @@ void Worker::stage_route(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, u
             pm.drop = Drop::LinkLocal;
             continue;
         }
+        // The appliance's own addresses would cost the deepest trie walk
+        // (a /128); the FIB says Local for exactly these.
+        if (own.contains(ip->dst)) {
+            pm.action = Action::Local;
+            continue;
+        }
         std::memcpy(dsts[m], ip->dst, 16);
         which[m++] = i;
     }
     if (m == 0) return;
-    rte_fib6_lookup_bulk(s.fib, dsts, nhs, m);
+    if (!fib_nhs) rte_fib6_lookup_bulk(s.fib, dsts, own_nhs, m);
 
     for (int k = 0; k < m; ++k) {
         const uint16_t i = which[k];
@@ -527,23 +566,12 @@ void Worker::stage_encap(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketM
 
 void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                         PacketMeta* meta, Origin origin) {
-    // The appliance's own packets have no ingress port: Linux's "no ingress
-    // device" values (0xFFFF ids, 0xFFFFFFFF timestamps) and no decrement.
     const bool own = origin == Origin::Local;
     // Packets already queued ahead of each one on its egress port: the
     // buffered segments plus those of earlier packets of this burst.
     uint32_t ahead[kMaxPorts];
     bool ahead_init = false;
-    // What every packet of the burst shares goes into the templates' HopData
-    // once; per packet only hop limit, egress and queue depth differ.
-    BurstHop bh{s, own, {}, {}, false};
-    if (!own) {
-        bh.base.ingress_id = s.ports[in_port].ioam_id;
-        bh.base.ingress_wide = s.ports[in_port].ioam_id_wide;
-    }
-    // Templates hold this burst's snapshot, ingress and clock reading: they
-    // never outlive the call.
-    n_tmpl = 0;
+    BurstHop bh = burst_hop(s, in_port, origin);
     // Locals, not cfg reads: every write into a packet could alias them.
     const bool may_export = cfg.export_ring && !own;
     const bool export_transit = cfg.export_transit;
@@ -598,14 +626,7 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
             if (!bh.have_time &&
                 (exporting || (type & (trace::bit(trace::kTimestampSec) |
                                        trace::bit(trace::kTimestampSub))))) {
-                // One clock read serves the whole burst: it is the burst's
-                // processing instant, as Linux stamps at HbH processing time.
-                clock_gettime(CLOCK_REALTIME, &bh.now);
-                bh.have_time = true;
-                if (!own) {
-                    bh.base.ts_sec = uint32_t(bh.now.tv_sec);
-                    bh.base.ts_usec = uint32_t(bh.now.tv_nsec / 1000);
-                }
+                read_clock(bh);
             }
             const NodeDataTemplate& tp = node_template(bh, ns, type, pm, queue_depth);
             switch (fill_trace_from(opt, tp, hop_limit, pm.has_egress, queue_depth)) {
@@ -617,6 +638,84 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
             if (exporting) export_trace(ip + pm.inner_off, opt, in_port, ev, bh.now);
         }
     }
+}
+
+// What every packet of the burst shares goes into the templates' HopData
+// once; per packet only hop limit, egress and queue depth differ. The
+// appliance's own packets have no ingress port: Linux's "no ingress device"
+// values (0xFFFF ids, 0xFFFFFFFF timestamps) and no decrement.
+// Starts the burst's templates afresh: they hold its snapshot, ingress and
+// clock reading, so they never outlive one stage_ioam call.
+Worker::BurstHop Worker::burst_hop(const Snapshot& s, uint16_t in_port, Origin origin) {
+    n_tmpl = 0;
+    BurstHop bh{s, origin == Origin::Local, {}, {}, false};
+    if (!bh.own) {
+        bh.base.ingress_id = s.ports[in_port].ioam_id;
+        bh.base.ingress_wide = s.ports[in_port].ioam_id_wide;
+    }
+    return bh;
+}
+
+// One clock read serves the whole burst: it is the burst's processing
+// instant, as Linux stamps at HbH processing time.
+void Worker::read_clock(BurstHop& bh) {
+    clock_gettime(CLOCK_REALTIME, &bh.now);
+    bh.have_time = true;
+    if (!bh.own) {
+        bh.base.ts_sec = uint32_t(bh.now.tv_sec);
+        bh.base.ts_usec = uint32_t(bh.now.tv_nsec / 1000);
+    }
+}
+
+// stage_ioam for the common burst: at most one received trace per packet,
+// nothing inserted, nothing exported (process_burst checks). The same
+// verdicts and bytes with less per-packet state: the last namespace is
+// remembered, and the outcome counters are summed locally and added once.
+void Worker::stage_ioam_single(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
+                               uint16_t n, PacketMeta* meta, Origin origin) {
+    uint32_t ahead[kMaxPorts];
+    for (unsigned p = 0; p < kMaxPorts; ++p) ahead[p] = tx[p].segs;
+    BurstHop bh = burst_hop(s, in_port, origin);
+    const bool own = bh.own;
+    uint32_t outcomes[3] = {0, 0, 0};  // indexed by FillOutcome
+    uint32_t unknown_ns = 0;
+    uint16_t last_id = 0;  // as on the wire; meaningful once last_ns is set
+    const NamespaceData* last_ns = nullptr;
+    for (uint16_t i = 0; i < n; ++i) {
+        const PacketMeta& pm = meta[i];
+        if (!pm.hbh_ok) continue;
+        rte_mbuf* m = pkts[i];
+        const uint32_t queue_depth = pm.has_egress ? ahead[pm.out_port] : 0;
+        if (pm.action == Action::Forward) ahead[pm.out_port] += m->nb_segs;
+        if (pm.parse.n_trace == 0) continue;
+        uint8_t* opt = reinterpret_cast<uint8_t*>(ipv6_of(m)) + pm.parse.trace_off[0];
+        const auto* th = reinterpret_cast<const wire::IoamTraceHdr*>(opt + 4);
+        uint16_t id;
+        std::memcpy(&id, th->namespace_id, 2);
+        const NamespaceData* ns = last_ns && id == last_id
+                                      ? last_ns
+                                      : s.find_namespace(load_be16(th->namespace_id));
+        if (!ns) {
+            ++unknown_ns;
+            continue;
+        }
+        last_ns = ns;
+        last_id = id;
+        const uint32_t type = wire::trace_type(*th);
+        if (!bh.have_time &&
+            (type & (trace::bit(trace::kTimestampSec) | trace::bit(trace::kTimestampSub))))
+            read_clock(bh);
+        const NodeDataTemplate& tp = node_template(bh, ns, type, pm, queue_depth);
+        const uint8_t hop_limit = uint8_t(own ? pm.hop_in : pm.hop_in - 1);
+        ++outcomes[unsigned(fill_trace_from(opt, tp, hop_limit, pm.has_egress, queue_depth))];
+    }
+    if (unknown_ns) count(IoamEvent::SkipUnknownNamespace, unknown_ns);
+    if (outcomes[unsigned(FillOutcome::Filled)])
+        count(IoamEvent::TraceFilled, outcomes[unsigned(FillOutcome::Filled)]);
+    if (outcomes[unsigned(FillOutcome::OverflowSet)])
+        count(IoamEvent::TraceOverflowSet, outcomes[unsigned(FillOutcome::OverflowSet)]);
+    if (outcomes[unsigned(FillOutcome::OverflowAlready)])
+        count(IoamEvent::SkipOverflowFlag, outcomes[unsigned(FillOutcome::OverflowAlready)]);
 }
 
 // The template for this trace: ingress, clock reading and snapshot are the
@@ -891,17 +990,103 @@ void Worker::stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, 
                 continue;
             }
         }
-        auto* eth = rte_pktmbuf_mtod(m, wire::EtherHdr*);
-        if (!pm.hop_limit_done) --ipv6_of(m)->hop_limit;
-        std::memcpy(eth->src, s.ports[pm.out_port].mac.addr_bytes, 6);
         if (pm.action == Action::Hold) {
+            if (!pm.hop_limit_done) --ipv6_of(m)->hop_limit;
+            auto* eth = rte_pktmbuf_mtod(m, wire::EtherHdr*);
+            std::memcpy(eth->src, s.ports[pm.out_port].mac.addr_bytes, 6);
             hand_to_nd(m, pm, in_port);
             continue;
         }
-        std::memcpy(eth->dst, pm.dst_mac.addr_bytes, 6);
-        enqueue(m, pm.out_port);
+        send(s, m, pm.out_port, pm.dst_mac, pm.hop_limit_done);
     }
     if (n_free) rte_pktmbuf_free_bulk(to_free, n_free);
+}
+
+// The last touches of a forwarded packet: hop limit (unless encap already
+// took it), MACs, transmit buffer.
+inline void Worker::send(const Snapshot& s, rte_mbuf* m, uint16_t out_port,
+                         const rte_ether_addr& dst_mac, bool hop_limit_done) {
+    auto* eth = rte_pktmbuf_mtod(m, wire::EtherHdr*);
+    if (!hop_limit_done) --ipv6_of(m)->hop_limit;
+    std::memcpy(eth->src, s.ports[out_port].mac.addr_bytes, 6);
+    std::memcpy(eth->dst, dst_mac.addr_bytes, 6);
+    enqueue(m, out_port);
+}
+
+inline bool is_loopback(uint64_t hi, uint64_t lo) {
+    return hi == 0 && lo == rte_cpu_to_be_64(1);
+}
+
+// The common burst in fewer, lighter passes: every packet a unicast IPv6
+// packet without extension headers for a plain route (NextHop::plain),
+// with hop limit left and within the MTU. Nothing here has side effects on
+// the packet beyond what stage_parse would also do (trimming link padding)
+// until every packet has qualified, so on the first one that does not the
+// exact stages take over the whole burst: same verdicts, same counters,
+// same order on the wire. Which checks of stage_parse/parse_ipv6/stage_route
+// each test stands for is noted beside it.
+bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                           Origin origin, uint64_t* fib_nhs, bool& have_nhs) {
+    constexpr uint32_t kEth = sizeof(wire::EtherHdr);
+    constexpr uint32_t kIp6 = sizeof(wire::Ipv6Hdr);
+    uint8_t dsts[kBurst][16];
+    uint32_t l3_len[kBurst];
+    const PortView& port = s.ports[in_port];
+    const OwnAddresses::View own = s.own_addresses();
+    for (uint16_t i = 0; i < kPrefetchAhead && i < n; ++i)
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+    for (uint16_t i = 0; i < n; ++i) {
+        if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+        rte_mbuf* m = pkts[i];
+        const uint32_t frame_len = rte_pktmbuf_pkt_len(m);
+        // Ethernet and IPv6 headers in the first segment (parse_ipv6's
+        // truncation and contiguity checks).
+        if (rte_pktmbuf_data_len(m) < kEth + kIp6) return false;
+        const auto* eth = rte_pktmbuf_mtod(m, const wire::EtherHdr*);
+        if (load_be16(eth->ether_type) != wire::kEtherTypeIpv6 || !l2_for_us(eth, port, origin))
+            return false;
+        const auto* ip = reinterpret_cast<const wire::Ipv6Hdr*>(eth + 1);
+        // No extension header to validate, so no IOAM and nothing to strip
+        // at an edge, in or out; hop limit 1 or 0 is Time Exceeded.
+        if ((ip->vtc_flow[0] >> 4) != 6 || ip->next_header == wire::kProtoHopByHop ||
+            ip->hop_limit <= 1)
+            return false;
+        uint64_t src_hi, src_lo, dst_hi, dst_lo;
+        std::memcpy(&src_hi, ip->src, 8);
+        std::memcpy(&src_lo, ip->src + 8, 8);
+        std::memcpy(&dst_hi, ip->dst, 8);
+        std::memcpy(&dst_lo, ip->dst + 8, 8);
+        // parse_ipv6: multicast or loopback source, loopback destination.
+        // stage_route: multicast and link-local destinations, and the
+        // appliance's own; a link-local source is never forwarded.
+        if (ip->src[0] == 0xff || is_loopback(src_hi, src_lo) || is_loopback(dst_hi, dst_lo) ||
+            ip->dst[0] == 0xff || is_link_local(ip->dst) || is_link_local(ip->src) ||
+            own.contains(ip->dst))
+            return false;
+        const uint32_t l3 = kIp6 + load_be16(ip->payload_len);
+        if (l3 > frame_len - kEth) return false;  // Ipv6BadLength
+        // As stage_parse: link padding is not part of the packet. Harmless
+        // if the stages run after all: they trim to the same length.
+        trim_frame(m, kEth + l3);
+        l3_len[i] = l3;
+        std::memcpy(dsts[i], &dst_hi, 8);
+        std::memcpy(dsts[i] + 8, &dst_lo, 8);
+    }
+    rte_fib6_lookup_bulk(s.fib, dsts, fib_nhs, n);
+    have_nhs = true;
+    const NextHop* hops[kBurst];
+    const size_t n_nexthops = s.nexthops.size();
+    for (uint16_t i = 0; i < n; ++i) {
+        const NextHop& nh = s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0];
+        // No route, encap, unknown MAC or too big: the stages decide.
+        if (!nh.plain || l3_len[i] > s.ports[nh.port].mtu) {
+            plain_rest = kPlainBackoff;
+            return false;
+        }
+        hops[i] = &nh;
+    }
+    for (uint16_t i = 0; i < n; ++i) send(s, pkts[i], hops[i]->port, hops[i]->dst_mac, false);
+    return true;
 }
 
 void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -910,19 +1095,35 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         std::memset(freq_counter, 0, sizeof freq_counter);
         freq_generation = s.generation;
     }
+    // The appliance's own packets are few and follow other rules (hop limit
+    // kept, link-local answers): always the stages.
+    uint64_t fib_nhs[kBurst];
+    bool have_nhs = false;
+    if (origin != Origin::Local) {
+        if (plain_rest)
+            --plain_rest;
+        else if (forward_plain(s, in_port, pkts, n, origin, fib_nhs, have_nhs))
+            return;
+    }
     PacketMeta meta[kBurst];
     rte_mbuf* inner[kBurst];
     rte_mbuf* answers[kBurst];
     uint16_t n_inner, n_answers;
-    const bool any_trace = stage_parse(s, in_port, pkts, n, meta, origin);
-    stage_route(s, in_port, pkts, n, meta, origin);
+    const unsigned max_trace = stage_parse(s, in_port, pkts, n, meta, origin);
+    stage_route(s, in_port, pkts, n, meta, origin, have_nhs ? fib_nhs : nullptr);
     // Most bursts of plain traffic need neither pass. Without encap routes
     // in the snapshot no packet can have been chosen for insertion.
     bool any_encap = false;
     if (!s.encaps.empty())
         for (uint16_t i = 0; i < n; ++i) any_encap |= meta[i].encap != 0;
     if (any_encap) stage_encap(s, pkts, n, meta);
-    if (any_encap || any_trace) stage_ioam(s, in_port, pkts, n, meta, origin);
+    // The exporting case needs the trace events of stage_ioam; the
+    // appliance's own packets (no export either) also fit the lean loop.
+    const bool may_export = cfg.export_ring && origin != Origin::Local;
+    if (!any_encap && !may_export && max_trace == 1)
+        stage_ioam_single(s, in_port, pkts, n, meta, origin);
+    else if (any_encap || max_trace)
+        stage_ioam(s, in_port, pkts, n, meta, origin);
     stage_output(s, in_port, pkts, n, meta, origin, inner, n_inner, answers, n_answers);
     // Decapsulated packets and the appliance's answers run the stages again
     // (at most Wire -> Tunnel -> Local: neither of the last two recurses into itself).
