@@ -111,7 +111,8 @@ NdResult make_neighbor_advert(rte_mbuf* m, uint32_t l3_len,
     // non-zero length inside the message; from :: only to the target's
     // solicited-node group and with no source link-layer address.
     if (len < kNsLen || ip->hop_limit != 255 || icmp[1] != 0 ||
-        icmp6_checksum(ip->src, ip->dst, icmp, len) != 0 || icmp[8] == 0xff)
+        icmp6_checksum(ip->src, ip->dst, icmp, len) != 0 || icmp[8] == 0xff ||
+        ip->src[0] == 0xff)  // as check_nd: a multicast source is no sender to answer
         return NdResult::Invalid;
     for (uint32_t o = kNsLen; o < len;) {
         if (o + 2 > len || icmp[o + 1] == 0 || o + icmp[o + 1] * 8u > len) return NdResult::Invalid;

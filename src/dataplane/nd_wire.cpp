@@ -87,7 +87,8 @@ NdCheck check_nd(const uint8_t* ip, uint32_t len, NdMessage& out) {
     out = NdMessage{};
     out.type = icmp[0];
     if (n < kNdFixed || h->hop_limit != 255 || icmp[1] != 0 ||
-        icmp6_checksum(h->src, h->dst, icmp, n) != 0 || icmp[8] == 0xff)
+        icmp6_checksum(h->src, h->dst, icmp, n) != 0 || icmp[8] == 0xff ||
+        h->src[0] == 0xff)  // a group never sends (RFC 4291 §2.7): no one to answer
         return NdCheck::Invalid;
     const bool from_unspecified = unspecified(h->src);
     const uint8_t want = out.type == kIcmpNeighborSolicit ? kOptSlla : kOptTlla;

@@ -153,6 +153,12 @@ TEST(CheckNd, SolicitationSllaAndDadRules) {
     p = nd_packet("::", "ff02::1:ff00:fffe", ns);
     EXPECT_EQ(check_nd(p.data(), uint32_t(p.size()), msg), NdCheck::Valid);
     EXPECT_EQ(msg.lladdr, nullptr);
+    // A group is never a sender (RFC 4291 §2.7): an answer to it would be a
+    // solicited advertisement to a group, itself invalid (found by fuzz_parsers).
+    p = nd_packet("ffff:ffff:ffff:ffff:ff00::", "ff02::1:ff00:fffe", with);
+    EXPECT_EQ(check_nd(p.data(), uint32_t(p.size()), msg), NdCheck::Invalid) << "group source";
+    p = nd_packet("ff02::1", "db02::fffe", advert("db02::1", 0x20, true));
+    EXPECT_EQ(check_nd(p.data(), uint32_t(p.size()), msg), NdCheck::Invalid) << "NA from a group";
 }
 
 // Options are walked by their length octets (RFC 4861 §4.6): one that says
