@@ -6,18 +6,6 @@
 
 namespace ioamfwd {
 
-bool Ipv6Addr::is_unspecified() const {
-    for (uint8_t b : bytes)
-        if (b != 0) return false;
-    return true;
-}
-
-bool Ipv6Addr::is_loopback() const {
-    for (size_t i = 0; i < 15; ++i)
-        if (bytes[i] != 0) return false;
-    return bytes[15] == 1;
-}
-
 std::optional<Ipv6Addr> Ipv6Addr::parse(std::string_view text) {
     // inet_pton wants a NUL-terminated string and rejects zone ids and
     // IPv4-only text, which is exactly the strictness we want.

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/addr_class.hpp"
+
 namespace ioamfwd {
 
 struct Ipv6Addr {
@@ -16,10 +18,10 @@ struct Ipv6Addr {
     bool operator==(const Ipv6Addr&) const = default;
     auto operator<=>(const Ipv6Addr&) const = default;
 
-    bool is_unspecified() const;
-    bool is_multicast() const { return bytes[0] == 0xff; }
-    bool is_link_local() const { return bytes[0] == 0xfe && (bytes[1] & 0xc0) == 0x80; }
-    bool is_loopback() const;
+    bool is_unspecified() const { return addr::is_unspecified(bytes.data()); }
+    bool is_multicast() const { return addr::is_multicast(bytes.data()); }
+    bool is_link_local() const { return addr::is_link_local(bytes.data()); }
+    bool is_loopback() const { return addr::is_loopback(bytes.data()); }
 
     /// Strict textual form (RFC 4291 §2.2); nullopt on anything else.
     static std::optional<Ipv6Addr> parse(std::string_view text);

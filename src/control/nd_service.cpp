@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/addr_class.hpp"
 #include "common/ioam_wire.hpp"
 #include "dataplane/icmp_reply.hpp"
 #include "dataplane/nd_wire.hpp"
@@ -34,9 +35,7 @@ std::string nd_mac_text(const NdMac& m) {
                        m[5]);
 }
 
-namespace {
-bool is_link_local(const uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
-}  // namespace
+using addr::is_link_local;
 
 NdParams nd_params(const NdConfig& c) {
     NdParams p;

@@ -1,5 +1,6 @@
 #include "dataplane/hbh_parse.hpp"
 
+#include "common/addr_class.hpp"
 #include "common/byte_order.hpp"
 #include "common/ioam_wire.hpp"
 #include "common/trace_type.hpp"
@@ -10,12 +11,8 @@ namespace {
 
 constexpr Drop kOk = Drop::kCount;
 
-bool is_multicast(const uint8_t* a) { return a[0] == 0xff; }
-bool is_loopback(const uint8_t* a) {
-    for (int i = 0; i < 15; ++i)
-        if (a[i] != 0) return false;
-    return a[15] == 1;
-}
+using addr::is_loopback;
+using addr::is_multicast;
 
 // One IOAM option (RFC 9486 §4) at `off` from the IPv6 header; `opt` points at
 // its type octet and the caller has checked that the option length octet lies

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/addr_class.hpp"
 #include "common/byte_order.hpp"
 #include "common/ioam_wire.hpp"
 #include "dataplane/icmp6.hpp"
@@ -104,8 +105,7 @@ NdResult make_neighbor_advert(rte_mbuf* m, uint32_t l3_len,
     uint8_t* icmp = reinterpret_cast<uint8_t*>(ip) + off;
     if (icmp[0] != kIcmpNeighborSolicit) return NdResult::NotSolicitation;
     const uint32_t len = l3_len - off;
-    bool dad = true;
-    for (int i = 0; i < 16; ++i) dad = dad && ip->src[i] == 0;
+    const bool dad = addr::is_unspecified(ip->src);
     // RFC 4861 §7.1.1 validity: on-link sender (hop limit 255), code 0, a
     // good checksum, at least the fixed part, a unicast target, options of
     // non-zero length inside the message; from :: only to the target's
@@ -120,17 +120,15 @@ NdResult make_neighbor_advert(rte_mbuf* m, uint32_t l3_len,
         o += icmp[o + 1] * 8u;
     }
     // ff02::1:ffXX:XXXX, as check_nd has it (any multicast group is not enough).
-    static const uint8_t kSolicitedNode[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
-    if (dad && std::memcmp(ip->dst, kSolicitedNode, sizeof kSolicitedNode) != 0)
+    if (dad && !addr::is_solicited_node(ip->dst))
         return NdResult::Invalid;
     const uint8_t* target = icmp + 8;
     bool ours = false;
     for (const auto& a : addrs) ours = ours || std::memcmp(a.data(), target, 16) == 0;
     if (!ours) return NdResult::NotOurs;
 
-    static const uint8_t kAllNodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     uint8_t dst[16], src[16];
-    std::memcpy(dst, dad ? kAllNodes : ip->src, 16);
+    std::memcpy(dst, dad ? addr::kAllNodes : ip->src, 16);
     std::memcpy(src, target, 16);
     // The advertisement follows the IPv6 header directly, whatever extension
     // headers the solicitation had.

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "common/addr_class.hpp"
 #include "common/byte_order.hpp"
 #include "common/ioam_wire.hpp"
 #include "dataplane/icmp6.hpp"
@@ -14,12 +15,6 @@ constexpr uint32_t kIp6 = sizeof(wire::Ipv6Hdr);
 constexpr uint32_t kNdFixed = 24;  // type..target, §4.3 and §4.4
 constexpr uint8_t kOptSlla = 1;    // §4.6.1
 constexpr uint8_t kOptTlla = 2;
-
-bool unspecified(const uint8_t* a) {
-    for (int i = 0; i < 16; ++i)
-        if (a[i]) return false;
-    return true;
-}
 }  // namespace
 
 void link_local_from_mac(const uint8_t mac[6], uint8_t out[16]) {
@@ -37,8 +32,7 @@ void link_local_from_mac(const uint8_t mac[6], uint8_t out[16]) {
 }
 
 void solicited_node_group(const uint8_t target[16], uint8_t out[16]) {
-    static const uint8_t kPrefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
-    std::memcpy(out, kPrefix, sizeof kPrefix);
+    std::memcpy(out, addr::kSolicitedNodePrefix, sizeof addr::kSolicitedNodePrefix);
     std::memcpy(out + 13, target + 13, 3);
 }
 
@@ -90,7 +84,7 @@ NdCheck check_nd(const uint8_t* ip, uint32_t len, NdMessage& out) {
         icmp6_checksum(h->src, h->dst, icmp, n) != 0 || icmp[8] == 0xff ||
         h->src[0] == 0xff)  // a group never sends (RFC 4291 §2.7): no one to answer
         return NdCheck::Invalid;
-    const bool from_unspecified = unspecified(h->src);
+    const bool from_unspecified = addr::is_unspecified(h->src);
     const uint8_t want = out.type == kIcmpNeighborSolicit ? kOptSlla : kOptTlla;
     bool has_slla = false;  // of any length: what §7.1.1 forbids from ::
     for (uint32_t o = kNdFixed; o < n;) {
@@ -103,8 +97,7 @@ NdCheck check_nd(const uint8_t* ip, uint32_t len, NdMessage& out) {
     }
     out.target = icmp + 8;
     if (out.type == kIcmpNeighborSolicit) {
-        static const uint8_t kGroup[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
-        if (from_unspecified && (std::memcmp(h->dst, kGroup, sizeof kGroup) != 0 || has_slla))
+        if (from_unspecified && (!addr::is_solicited_node(h->dst) || has_slla))
             return NdCheck::Invalid;
     } else {
         out.flags = icmp[4] & (kNaRouter | kNaSolicited | kNaOverride);

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <cstring>
 
+#include "common/addr_class.hpp"
 #include "common/byte_order.hpp"
 #include "common/ioam_wire.hpp"
 #include "common/trace_type.hpp"
@@ -158,24 +159,10 @@ struct Worker {
     void enqueue(rte_mbuf* m, uint16_t port);
 };
 
-bool is_link_local(const uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
-
-bool is_all_nodes(const uint8_t* a) {
-    static const uint8_t kAllNodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    return std::memcmp(a, kAllNodes, 16) == 0;
-}
-
-bool is_unspecified(const uint8_t* a) {
-    for (int i = 0; i < 16; ++i)
-        if (a[i]) return false;
-    return true;
-}
-
-// ff02::1:ffXX:XXXX (RFC 4291 §2.7.1)
-bool is_solicited_node(const uint8_t* a) {
-    static const uint8_t kPrefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
-    return std::memcmp(a, kPrefix, sizeof kPrefix) == 0;
-}
+using addr::is_all_nodes;
+using addr::is_link_local;
+using addr::is_solicited_node;
+using addr::is_unspecified;
 
 // A router takes frames for its own MAC and group addresses only; net_pcap
 // and promiscuous ports hand us everything. Decapsulated packets have no
