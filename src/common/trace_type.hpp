@@ -46,4 +46,9 @@ enum Bit : unsigned {
     kOpaqueStateSnapshot = 22,
 };
 
+// Bits 2 and 3 need the clock: the dataplane reads it only for them.
+constexpr bool wants_time(uint32_t type) {
+    return (type & (bit(kTimestampSec) | bit(kTimestampSub))) != 0;
+}
+
 }  // namespace ioamfwd::trace

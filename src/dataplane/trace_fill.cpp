@@ -24,8 +24,7 @@ std::vector<uint8_t> build_opaque_state_snapshot(const uint8_t* schema, size_t l
 
 bool trace_wants_time(const uint8_t* opt) {
     const auto* t = reinterpret_cast<const wire::IoamTraceHdr*>(opt + sizeof(wire::IoamOptHdr));
-    return (wire::trace_type(*t) & (trace::bit(trace::kTimestampSec) |
-                                    trace::bit(trace::kTimestampSub))) != 0;
+    return trace::wants_time(wire::trace_type(*t));
 }
 
 namespace {

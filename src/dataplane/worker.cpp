@@ -610,11 +610,7 @@ void Worker::stage_ioam(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, ui
             }
             const bool exporting = export_received && k < n_received;
             const uint32_t type = wire::trace_type(*th);
-            if (!bh.have_time &&
-                (exporting || (type & (trace::bit(trace::kTimestampSec) |
-                                       trace::bit(trace::kTimestampSub))))) {
-                read_clock(bh);
-            }
+            if (!bh.have_time && (exporting || trace::wants_time(type))) read_clock(bh);
             const NodeDataTemplate& tp = node_template(bh, ns, type, pm, queue_depth);
             switch (fill_trace_from(opt, tp, hop_limit, pm.has_egress, queue_depth)) {
                 case FillOutcome::Filled: count(IoamEvent::TraceFilled); break;
@@ -689,9 +685,7 @@ void Worker::stage_ioam_single(const Snapshot& s, uint16_t in_port, rte_mbuf** p
         last_ns = ns;
         last_id = id;
         const uint32_t type = wire::trace_type(*th);
-        if (!bh.have_time &&
-            (type & (trace::bit(trace::kTimestampSec) | trace::bit(trace::kTimestampSub))))
-            read_clock(bh);
+        if (!bh.have_time && trace::wants_time(type)) read_clock(bh);
         const NodeDataTemplate& tp = node_template(bh, ns, type, pm, queue_depth);
         const uint8_t hop_limit = uint8_t(own ? pm.hop_in : pm.hop_in - 1);
         ++outcomes[unsigned(fill_trace_from(opt, tp, hop_limit, pm.has_egress, queue_depth))];
