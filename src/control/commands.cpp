@@ -19,21 +19,12 @@
 #include <optional>
 #include <string_view>
 
+#include "control/config_limits.hpp"
 #include "control/config_writer.hpp"
 
 namespace ioamfwd::cp {
 
 namespace {
-
-// Ranges of the Linux sysctls and netlink attributes, as the loader has them.
-constexpr uint64_t kMaxNodeId = 0xffffff;
-constexpr uint64_t kMaxNodeIdWide = 0x00ffffffffffffffull;
-constexpr uint64_t kMaxPortIoamId = 0xffff;
-constexpr uint64_t kMaxPortIoamIdWide = 0xffffffff;
-constexpr uint64_t kMaxNamespaceId = 0xffff;
-constexpr uint64_t kMaxNamespaceData = 0xffffffff;
-constexpr uint64_t kMaxSchemaId = 0xffffff;
-constexpr size_t kMaxSchemaBytes = 1020;
 
 /// A refused command; what() is the one line after "error: ".
 struct CommandError {

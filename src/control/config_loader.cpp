@@ -22,6 +22,7 @@
 
 #include "common/trace_type.hpp"
 #include "control/config.hpp"
+#include "control/config_limits.hpp"
 #include "control/yaml_reader.hpp"
 
 namespace ioamfwd::cp {
@@ -34,19 +35,7 @@ using yaml::YamlError;
 
 constexpr size_t kMaxConfigBytes = 16u * 1024u * 1024u;
 
-// Ranges mirror the Linux sysctls and netlink attributes (see config/README.md).
-constexpr uint64_t kMaxNodeId = 0xffffff;
-constexpr uint64_t kMaxNodeIdWide = 0x00ffffffffffffffull;
-constexpr uint64_t kMaxPortIoamId = 0xffff;
-constexpr uint64_t kMaxPortIoamIdWide = 0xffffffff;
-constexpr uint64_t kMaxNamespaceId = 0xffff;
-constexpr uint64_t kMaxNamespaceData = 0xffffffff;
-constexpr uint64_t kMaxNamespaceWide = UINT64_MAX;
-// Linux takes a 32-bit schema id but the Opaque State Snapshot header has
-// only 24 bits for it; a larger id would spill into the length octet.
-constexpr uint64_t kMaxSchemaId = 0xffffff;
-// The OSS length octet counts 4-octet words: 255 * 4 = 1020.
-constexpr size_t kMaxSchemaBytes = 1020;
+// More ranges (the ones the console shares) are in config_limits.hpp.
 constexpr uint64_t kMinMtu = 1280;  // IPv6 minimum link MTU
 constexpr uint64_t kMaxMtu = 9000;
 constexpr size_t kMaxPortNameLength = 32;
