@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 
 namespace ioamfwd::cp {
 
@@ -33,6 +34,14 @@ std::string hex(uint64_t v, int digits) {
 // values), so lists are dictionaries keyed by id or position.
 void add_entry(rte_tel_data* d, const std::string& key, rte_tel_data* value) {
     if (rte_tel_data_add_dict_container(d, key.c_str(), value, 0) != 0) rte_tel_data_free(value);
+}
+
+// A copy of the source's configuration, taken under the lock so the lists
+// are built without holding it; nullopt once the source is detached.
+std::optional<Config> source_config() {
+    std::lock_guard lock(g_mutex);
+    if (!g_source) return std::nullopt;
+    return g_source->telemetry_config();
 }
 
 int tel_stats(const char*, const char*, rte_tel_data* d) {
@@ -141,12 +150,9 @@ int tel_lcores(const char*, const char*, rte_tel_data* d) {
 int tel_namespaces(const char*, const char* params, rte_tel_data* d) {
     const long offset = page_offset(params);
     if (offset < 0) return -1;
-    Config cfg;
-    {
-        std::lock_guard lock(g_mutex);
-        if (!g_source) return -1;
-        cfg = g_source->telemetry_config();
-    }
+    const std::optional<Config> copy = source_config();
+    if (!copy) return -1;
+    const Config& cfg = *copy;
     rte_tel_data_start_dict(d);
     for (size_t i = size_t(offset); i < cfg.namespaces.size() && i < size_t(offset) + kTelemetryPage;
          ++i) {
@@ -171,12 +177,9 @@ int tel_namespaces(const char*, const char* params, rte_tel_data* d) {
 int tel_routes(const char*, const char* params, rte_tel_data* d) {
     const long offset = page_offset(params);
     if (offset < 0) return -1;
-    Config cfg;
-    {
-        std::lock_guard lock(g_mutex);
-        if (!g_source) return -1;
-        cfg = g_source->telemetry_config();
-    }
+    const std::optional<Config> copy = source_config();
+    if (!copy) return -1;
+    const Config& cfg = *copy;
     // Configured routes first, then the connected prefixes, one list.
     struct Row {
         const RouteConfig* route;
