@@ -160,8 +160,12 @@ struct Gen {
     const Variant& v;
     const dp::Snapshot& s;
 
-    uint32_t u(uint32_t n) { return uint32_t(rng() % n); }
+    uint32_t u(uint32_t n) { return n ? uint32_t(rng() % n) : 0; }
     bool pct(unsigned p) { return u(100) < p; }
+    // Clean packets are what the fast paths are for: no flaw, valid headers,
+    // routed somewhere they can leave. A flaw is only drawn when not clean.
+    bool clean = false;
+    bool flaw(unsigned p) { return !clean && pct(p); }
     template <typename T>
     const T& pick(const std::vector<T>& xs) { return xs[u(uint32_t(xs.size()))]; }
     Bytes random_bytes(size_t n) {
@@ -226,7 +230,7 @@ struct Gen {
                 b = {128, 0, 0, 0, uint8_t(rng()), uint8_t(rng()), 0, uint8_t(rng())};
                 test::append(b, random_bytes(size));
                 const uint16_t c = icmp6_checksum(src, dst, b.data(), b.size());
-                if (!pct(5)) {  // else a bad checksum
+                if (!flaw(5)) {  // else a bad checksum
                     b[2] = uint8_t(c >> 8);
                     b[3] = uint8_t(c);
                 }
@@ -262,17 +266,19 @@ struct Gen {
                                                     0xc00000, 0xf00000, 0xfff000, 0x000002,
                                                     0x100000, 0x0c0000, 0xff0000, 0x200002};
         static const std::vector<uint16_t> nss = {123, 123, 123, 124, 0, 9, 777};
-        uint32_t type = pct(90) ? pick(types) : uint32_t(rng()) & 0xfffffe;
+        uint32_t type = !flaw(10) ? pick(types) : uint32_t(rng()) & 0xfffffe;
         test::TraceHdr h;
         h.ns = pick(nss);
         h.type = type;
         h.nodelen = test::nodelen_for(type) & 0x1f;
-        if (pct(3)) h.nodelen = u(32);
+        if (flaw(3)) h.nodelen = u(32);
         static const std::vector<unsigned> sizes = {12, 24, 44, 64, 100, 244, 4, 8};
-        unsigned size = pct(80) ? pick(sizes) : 4 * (1 + u(61));
+        unsigned size = !flaw(20) ? pick(sizes) : 4 * (1 + u(61));
         // Room for whole nodes, as a sender would allocate it.
         unsigned words = size / 4;
-        switch (u(8)) {
+        unsigned remlen_case = u(8);
+        if (clean && (remlen_case == 1 || remlen_case == 2)) remlen_case = 7;
+        switch (remlen_case) {
             case 0: h.remlen = 0; break;                               // full
             case 1: h.remlen = words > 1 ? u(words) : 0; break;        // odd partial
             case 2: h.remlen = words + 1 + u(4); break;                // beyond the area
@@ -285,17 +291,17 @@ struct Gen {
             default: h.remlen = words; break;  // empty
         }
         h.remlen &= 0x7f;
-        if (pct(3)) h.octet3_top = true;
-        if (pct(3)) h.octet2_low = uint8_t(u(4));
-        if (pct(3)) h.reserved = uint8_t(rng());
+        if (flaw(3)) h.octet3_top = true;
+        if (flaw(3)) h.octet2_low = uint8_t(u(4));
+        if (flaw(3)) h.reserved = uint8_t(rng());
         Bytes area(size, 0);
         const size_t empty = std::min<size_t>(size, size_t(h.remlen) * 4);
         for (size_t i = empty; i < size; ++i) area[i] = uint8_t(rng());
         Bytes opt = test::trace_option(h, area);
-        if (pct(3)) opt[3] = uint8_t(1 + u(3));  // not a Pre-allocated Trace
-        if (pct(2)) opt[2] = uint8_t(rng());     // reserved octet
+        if (flaw(3)) opt[3] = uint8_t(1 + u(3));  // not a Pre-allocated Trace
+        if (flaw(2)) opt[2] = uint8_t(rng());     // reserved octet
         Bytes options;
-        switch (pct(85) ? 0 : u(5)) {
+        switch (!flaw(15) ? 0 : u(5)) {
             case 0:  // standard
                 options = {0x01, 0x00};
                 test::append(options, opt);
@@ -359,27 +365,30 @@ struct Gen {
     Bytes l3(Kind k, uint16_t in_port, int depth = 0) {
         if (k == Kind::Local && pct(20)) return solicitation(in_port);
         Bytes src = remote(), dst = remote();
-        uint8_t hop = pct(85) ? uint8_t(2 + u(200)) : hop_limit();
+        uint8_t hop = !flaw(15) ? uint8_t(2 + u(250)) : hop_limit();
         uint8_t tc = uint8_t(rng());
         bool with_ioam = false;
         Bytes ext;  // extension headers between the fixed header and `inner`
         switch (k) {
             case Kind::Plain:
                 // What the plain fast path takes, now and then with a flaw.
-                if (pct(90)) dst = addr(pick(v.plain));
-                if (pct(95)) hop = uint8_t(2 + u(250));
+                if (!flaw(10)) dst = addr(pick(v.plain));
+                if (flaw(5)) hop = hop_limit();
                 break;
-            case Kind::Ioam: with_ioam = true; break;
+            case Kind::Ioam:
+                with_ioam = true;
+                if (clean) dst = addr(pick(v.plain));
+                break;
             case Kind::Encap:
                 dst = encap_dst();
-                with_ioam = pct(15);
+                with_ioam = flaw(15);
                 break;
             case Kind::Local:
                 dst = pct(70) ? own() : odd_addr(in_port);
                 with_ioam = pct(30);
                 break;
             case Kind::Tunnel: {
-                dst = pct(85) ? own() : remote();
+                dst = !flaw(15) ? own() : remote();
                 with_ioam = pct(60);
                 break;
             }
@@ -395,12 +404,12 @@ struct Gen {
         Bytes inner;
         if (k == Kind::Tunnel && depth < 2) {
             nh = 41;
-            Kind ik = Kind(u(3));  // plain, IOAM or another tunnel inside
+            Kind ik = Kind(u(clean ? 2 : 3));  // plain, IOAM or another tunnel inside
             if (ik == Kind::Tunnel && pct(70)) ik = Kind::Plain;
             inner = l3(ik, in_port, depth + 1);
             // Every ECN pairing of RFC 6040: set the inner codepoint too.
             if (inner.size() >= 2) inner[1] = uint8_t((inner[1] & 0xcf) | (u(4) << 4));
-            if (pct(10)) {  // a Destination Options header before the inner packet
+            if (flaw(10)) {  // a Destination Options header before the inner packet
                 Bytes d = {41, 0, 0x01, 0x04, 0, 0, 0, 0};
                 test::append(d, inner);
                 inner = d;
@@ -408,12 +417,12 @@ struct Gen {
             }
         } else {
             inner = upper(src, dst, nh,
-                          k == Kind::Plain && pct(95) ? u(300) : payload_size(in_port ? 1400 : 1280));
+                          !flaw(20) ? u(300) : payload_size(in_port ? 1400 : 1280));
         }
         if (with_ioam) {
             ext = ioam_hbh(nh);
             nh = 0;
-        } else if (k == Kind::Plain && pct(97)) {
+        } else if (clean || (k == Kind::Plain && pct(90))) {
         } else if (pct(4)) {  // a non-IOAM Hop-by-Hop
             ext = test::hbh(nh, {0x05, 0x02, 0x00, 0x00, 0x01, 0x02});
             nh = 0;
@@ -462,10 +471,10 @@ struct Gen {
     Bytes frame(Kind k, uint16_t in_port) {
         Bytes l3b = l3(k, in_port);
         if (k == Kind::Odd && pct(40)) damage(l3b);
-        if (k != Kind::Plain && pct(2)) damage(l3b);
+        if (flaw(2)) damage(l3b);
         Bytes f(kEth);
         const uint8_t* mac = s.ports[in_port].mac.addr_bytes;
-        if (k == Kind::Plain || pct(95)) {
+        if (!flaw(5)) {
             std::memcpy(f.data(), mac, 6);
         } else if (pct(50)) {
             const uint8_t mc[6] = {0x33, 0x33, 0, 0, 0, 1};
@@ -611,7 +620,7 @@ TEST_P(FastVsStages, SameFramesCountersAndMbufs) {
     const uint64_t base_seed = env_number("IOAMFWD_DIFF_SEED", 0x10a3f00d);
     uint64_t seed = base_seed;  // and the configuration's name (FNV-1a): each its own packets
     for (const char* c = v.name; *c; ++c) seed = (seed ^ uint8_t(*c)) * 0x100000001b3ull;
-    const uint64_t bursts = env_number("IOAMFWD_DIFF_BURSTS", 1500);
+    const uint64_t bursts = env_number("IOAMFWD_DIFF_BURSTS", 3000);
     Gen gen{std::mt19937_64(seed), v, s};
 
     Side side[2];  // 0: fast paths on (the default), 1: the stages only
@@ -630,24 +639,39 @@ TEST_P(FastVsStages, SameFramesCountersAndMbufs) {
     for (uint64_t b = 0; b < bursts; ++b) {
         const uint16_t in_port = uint16_t(gen.u(2));
         const uint16_t n = uint16_t(1 + gen.u(kBurst));
-        const Kind theme = Kind(gen.u(unsigned(Kind::Count)));
-        const unsigned stray = gen.pct(50) ? 0 : 1 + gen.u(30);  // % of other kinds
+        static const Kind themes[10] = {Kind::Plain, Kind::Plain, Kind::Plain, Kind::Ioam,
+                                        Kind::Ioam,  Kind::Tunnel, Kind::Encap, Kind::Encap,
+                                        Kind::Local, Kind::Odd};
+        const Kind theme = themes[gen.u(10)];
+        // A clean burst is one a fast path may take whole, or all but for one
+        // stray packet anywhere in it; the others mix more freely.
+        const bool clean = theme != Kind::Odd && theme != Kind::Local && gen.pct(60);
+        const int stray_at = clean && gen.pct(30) ? int(gen.u(n)) : -1;
+        const unsigned stray = clean || gen.pct(50) ? 0 : 1 + gen.u(30);  // % of other kinds
         std::vector<Input> inputs(n);
-        for (auto& in : inputs) {
-            const Kind k = gen.pct(stray) ? Kind(gen.u(unsigned(Kind::Count))) : theme;
+        for (uint16_t i = 0; i < n; ++i) {
+            Input& in = inputs[i];
+            gen.clean = clean && i != stray_at;
+            const Kind k = i == stray_at || gen.pct(stray) ? Kind(gen.u(unsigned(Kind::Count)))
+                                                          : theme;
             in.frame = gen.frame(k, in_port);
             const unsigned lk = gen.u(20);
             in.layout.kind = lk < 14 ? 0 : lk < 16 ? 1 : lk < 18 ? 2 : 3;
-            // Chains split in the headers (not contiguous) or in the payload.
-            const size_t within = gen.pct(50) ? std::min<size_t>(in.frame.size(), 200)
-                                              : in.frame.size();
-            in.layout.split = gen.u(uint32_t(within) + 1);
+            // Chains split in the headers (not contiguous) or in the payload;
+            // a clean packet's headers all fit in the first segment.
+            const size_t size = in.frame.size();
+            if (gen.clean)
+                in.layout.split = size - std::min<size_t>(size, gen.u(32));
+            else
+                in.layout.split = gen.u(uint32_t(gen.pct(50) ? std::min<size_t>(size, 200) : size) + 1);
         }
+        gen.clean = false;
         g_now.tv_sec = time_t(1700000000 + b);
         g_now.tv_nsec = long(gen.u(1000000000));
         // Unflushed bursts leave packets queued: the next burst's IOAM queue
         // depth sees them.
-        const bool flush = gen.pct(60) || b + 1 == bursts;
+        const bool fresh = gen.pct(20);
+        const bool flush = fresh || gen.pct(50) || b + 1 == bursts;
 
         for (int k = 0; k < 2; ++k) {
             rte_mbuf* pkts[kBurst];
@@ -657,6 +681,9 @@ TEST_P(FastVsStages, SameFramesCountersAndMbufs) {
             }
             side[k].fw->bp->process(s, in_port, pkts, n);
             if (flush) side[k].fw->bp->flush();
+            // Now and then a worker that remembers nothing (the fast path's
+            // back-off after a burst it could not take, sampling counters).
+            if (fresh) side[k].fw->bp = std::make_unique<dp::BurstProcessor>(side[k].fw->cfg);
             hold[k] = env_->mbufs_in_use() - hold[1 - k];
             side[k].tx = env_->take_tx();
             side[k].records = drain_exports();
