@@ -330,6 +330,20 @@ bool Appliance::same_ports(const Config& a, const Config& b, std::string& why) {
     return true;
 }
 
+namespace {
+
+std::string describe_fib(const dp::Snapshot& s, Clock::duration built) {
+    const auto& f = s.fib_size;
+    return fmt::format("route table: {} prefixes (+{} anchors); second-level groups: {} used, at "
+                       "most {} reserved, {} allocated; {}-octet entries, {:.1f} MiB + {:.1f} MiB "
+                       "of RIB nodes; built in {} ms",
+                       f.prefixes, f.anchors, f.groups, f.reservation, f.num_tbl8, f.nh_bytes,
+                       double(f.table_bytes) / (1 << 20), double(f.rib_bytes) / (1 << 20),
+                       std::chrono::duration_cast<std::chrono::milliseconds>(built).count());
+}
+
+}  // namespace
+
 // The one way a configuration comes into force: SIGHUP, `reload` and every
 // console change end here. The new snapshot is complete before it is
 // published; publish() swaps one pointer (workers pick it up at their next
@@ -357,9 +371,8 @@ bool Appliance::apply(Config next, std::string& err) {
         cfg_ = std::move(next);
     }
     using us = std::chrono::microseconds;
-    spdlog::debug("configuration generation {} in force ({}): built in {} us, grace period and "
-                  "free {} us",
-                  gen, cfg_.source, std::chrono::duration_cast<us>(t1 - t0).count(),
+    spdlog::debug("configuration generation {} in force ({}): {}; grace period and free {} us",
+                  gen, cfg_.source, describe_fib(*slot_.acquire(), t1 - t0),
                   std::chrono::duration_cast<us>(t2 - t1).count());
     return true;
 }
@@ -707,8 +720,10 @@ int Appliance::run(int argc, char** argv) {
         std::vector<std::pair<uint16_t, std::string>> names;
         for (const auto& b : bindings_) names.emplace_back(b.port_id, b.name);
         nd_.set_port_names(std::move(names));
+        const auto t0 = Clock::now();
         auto snap = build_snapshot(cfg_, bindings_, generation_.load() + 1, err);
         if (snap) {
+            spdlog::info("{}", describe_fib(*snap, Clock::now() - t0));
             slot_.publish(std::move(snap));
             generation_.store(generation_.load() + 1);
             prepare_workers();
