@@ -10,10 +10,9 @@ namespace {
 // The trie's first level resolves 24 bits; every further octet is a group.
 constexpr unsigned kFirstLevelBits = 24;
 
-// Groups already known to cover estimation error: none is expected (the
-// unit and dp suites check the counts against DPDK itself), but a FIB one
-// group short fails a whole reload, and 32 groups of 2-octet entries cost
-// 16 KiB.
+// Headroom over the computed need. None should be used (the dp suite
+// fills FIBs of exactly the computed size), but a FIB one group short
+// fails a whole reload, and 32 groups of 2-octet entries cost 16 KiB.
 constexpr uint32_t kSlack = 32;
 
 unsigned ceil8(unsigned bits) { return (bits + 7u) / 8u * 8u; }
@@ -111,7 +110,8 @@ std::vector<FibRoute> with_anchors(const std::vector<FibRoute>& sorted) {
     }
 
     // Merge, giving each anchor the next hop of its longest cover among the
-    // table's own routes (anchors never cover one another's next hop).
+    // table's own routes (never another anchor's): what the table answers
+    // for the anchor's addresses that no longer route covers.
     std::vector<FibRoute> out;
     out.reserve(sorted.size() + anchors.size());
     std::vector<const FibRoute*> chain;  // the table's routes covering the current entry
