@@ -61,7 +61,8 @@ class Idle:
         self.err = os.path.join(workdir, f"{tag}.err")
         vdevs = [f"{d},rx_pcap={empty_pcap}" if d.startswith("net_pcap") else f"{d},no-rx=1"
                  for d in devices]
-        cmd = [env.ioamfwd, "-l", env.lcores, "--no-pci", "--file-prefix", self.prefix,
+        lc = ["--lcores", env.lcores] if "@" in env.lcores else ["-l", env.lcores]
+        cmd = [env.ioamfwd, *lc, "--no-pci", "--file-prefix", self.prefix,
                "--no-huge", "-m", str(mem_mb), "--no-shconf"]
         for v in vdevs:
             cmd += ["--vdev", v]
