@@ -87,7 +87,10 @@ def git_rev() -> str:
     try:
         rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
+        # What the binary is built from: results copied to docs/ meanwhile
+        # do not make it a local build.
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no",
+                                "--", "src", "meson.build", "meson_options.txt"],
                                capture_output=True, text=True).stdout.strip()
         return rev + ("+local changes" if dirty else "")
     except OSError:
