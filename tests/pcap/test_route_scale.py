@@ -94,3 +94,15 @@ def test_100k_routes_load_and_route(tmp_path):
         want[14 + 7] -= 1
         assert got == bytes(want)
     assert run.drops.get("no_route") == 2, run.drops
+
+
+def test_too_little_memory_is_named(tmp_path):
+    # The same table with a 64 MiB EAL heap: refused at start with the file,
+    # the size it needs and what the heap has (DPDK itself says only
+    # "Invalid argument" whatever the cause).
+    run = pcaptest.run_appliance(tmp_path / "small", config(100000, 0), {},
+                                 mem_mb=64, check=False)
+    assert run.returncode != 0
+    assert re.search(r"CONF\.yaml: cannot create the route table \(\d+ entries, \d+ second-level "
+                     r"groups\): not enough memory: it needs [\d.]+ MiB, 32\.0 MiB of it in one "
+                     r"block, and the EAL heap has [\d.]+ MiB free", run.stderr), run.stderr[-3000:]
