@@ -2,6 +2,9 @@
 
 #include <cstring>
 #include <map>
+#include <tuple>
+
+#include "dataplane/fib_plan.hpp"
 
 #include "dataplane/nd_wire.hpp"
 
@@ -22,12 +25,21 @@ rte_ether_addr to_ether(const MacAddr& m) {
     return e;
 }
 
-const NeighborConfig* find_neighbor(const Config& cfg, const std::string& port,
-                                    const Ipv6Addr& addr) {
-    for (const auto& n : cfg.neighbors)
-        if (n.port == port && n.address == addr) return &n;
-    return nullptr;
-}
+// Static neighbours by (port, address): a table of 100 000 routes asks
+// once per route.
+class StaticNeighbors {
+public:
+    explicit StaticNeighbors(const Config& cfg) {
+        for (const auto& n : cfg.neighbors) index_.try_emplace({n.port, n.address}, &n);
+    }
+    const NeighborConfig* find(const std::string& port, const Ipv6Addr& addr) const {
+        auto it = index_.find({port, addr});
+        return it == index_.end() ? nullptr : it->second;
+    }
+
+private:
+    std::map<std::pair<std::string, Ipv6Addr>, const NeighborConfig*> index_;
+};
 
 std::string route_error(const Config& cfg, const RouteConfig& rc, const std::string& why) {
     return cfg.source + ":" + std::to_string(rc.mark.line) + ":" + std::to_string(rc.mark.column) +
@@ -87,6 +99,35 @@ bool resolve_tunnel(const Config& cfg, const RouteConfig& rc, const std::vector<
     return true;
 }
 
+// Routes through the same gateway share one next-hop entry: a table of
+// 100 000 routes via a handful of neighbours then fits 2-octet FIB entries
+// (at most 32 767 next hops). Encap routes stay apart (each has its
+// profile), and nothing counts per next hop.
+class NextHops {
+public:
+    explicit NextHops(dp::Snapshot& snap) : snap_(snap) {}
+    uint32_t intern(const dp::NextHop& nh) {
+        Key k{uint8_t(nh.kind), nh.on_link, nh.resolved, nh.port, nh.encap, {}, {}};
+        std::memcpy(k.mac.data(), nh.dst_mac.addr_bytes, 6);
+        std::memcpy(k.gateway.data(), nh.gateway, 16);
+        auto [it, fresh] = index_.try_emplace(k, 0);
+        if (fresh) it->second = snap_.add_nexthop(nh);
+        return it->second;
+    }
+
+private:
+    struct Key {
+        uint8_t kind;
+        bool on_link, resolved;
+        uint16_t port, encap;
+        std::array<uint8_t, 6> mac;
+        std::array<uint8_t, 16> gateway;
+        auto operator<=>(const Key&) const = default;
+    };
+    dp::Snapshot& snap_;
+    std::map<Key, uint32_t> index_;
+};
+
 }  // namespace
 
 std::unique_ptr<dp::Snapshot> build_snapshot(const Config& cfg,
@@ -145,9 +186,10 @@ std::unique_ptr<dp::Snapshot> build_snapshot(const Config& cfg,
     // Later entries replace earlier ones, as an explicit route replaces the
     // kernel's connected route and the local table wins in Linux.
     std::map<std::pair<Ipv6Addr, uint8_t>, uint32_t> table;
+    NextHops nexthops(*snap);
     dp::NextHop local;
     local.kind = dp::NextHop::Kind::Local;
-    const uint32_t local_nh = snap->add_nexthop(local);
+    const uint32_t local_nh = nexthops.intern(local);
     for (const auto& pc : cfg.ports) {
         const PortBinding* b = find_binding(ports, pc.name);
         for (const auto& a : pc.addresses) {
@@ -156,10 +198,11 @@ std::unique_ptr<dp::Snapshot> build_snapshot(const Config& cfg,
             nh.kind = dp::NextHop::Kind::Forward;
             nh.on_link = true;
             nh.port = b->port_id;
-            table[{a.network(), a.length}] = snap->add_nexthop(nh);
+            table[{a.network(), a.length}] = nexthops.intern(nh);
         }
     }
     std::vector<const RouteConfig*> encap_routes;
+    const StaticNeighbors static_neighbors(cfg);
     for (const auto& rc : cfg.routes) {
         const PortBinding* b = find_binding(ports, rc.port);
         dp::NextHop nh;
@@ -179,24 +222,41 @@ std::unique_ptr<dp::Snapshot> build_snapshot(const Config& cfg,
             // Static neighbours are known now; any other gateway is resolved
             // per packet by neighbour discovery.
             std::memcpy(nh.gateway, rc.via->bytes.data(), 16);
-            if (const NeighborConfig* n = find_neighbor(cfg, rc.port, *rc.via)) {
+            if (const NeighborConfig* n = static_neighbors.find(rc.port, *rc.via)) {
                 nh.resolved = true;
                 nh.dst_mac = to_ether(n->mac);
             }
         } else {
             nh.on_link = true;
         }
-        table[{rc.prefix.addr, rc.prefix.length}] = snap->add_nexthop(nh);
+        table[{rc.prefix.network(), rc.prefix.length}] = nexthops.intern(nh);
     }
     for (const auto& pc : cfg.ports)
         for (const auto& a : pc.addresses) table[{a.addr, 128}] = local_nh;
 
-    unsigned groups = 0;
-    for (const auto& [prefix, nh] : table) groups += dp::Snapshot::tbl8_groups_for(prefix.second);
-    if (!snap->init_tables(unsigned(table.size()), groups, unsigned(cfg.neighbors.size()), err))
+    // The map is in (address, length) order, so every prefix comes before
+    // the ones it covers: what dp::plan_fib expects, and the order in which
+    // rte_fib6 reserves least.
+    std::vector<dp::FibRoute> sorted;
+    sorted.reserve(table.size());
+    for (const auto& [prefix, nh] : table) sorted.push_back({prefix.first.bytes, prefix.second, nh});
+    const dp::FibPlan plan = dp::plan_fib(sorted);
+    snap->fib_size.prefixes = uint32_t(table.size());
+    snap->fib_size.anchors = plan.anchors;
+    snap->fib_size.groups = plan.groups;
+    snap->fib_size.reservation = plan.reservation;
+    if (!snap->init_tables(unsigned(plan.routes.size()), plan.num_tbl8,
+                           unsigned(cfg.neighbors.size()), err)) {
+        err = cfg.source + ": " + err;
         return nullptr;
-    for (const auto& [prefix, nh] : table)
-        if (!snap->add_route(prefix.first.bytes.data(), prefix.second, nh, err)) return nullptr;
+    }
+    for (const dp::FibRoute& r : plan.routes) {
+        if (!snap->add_route(r.addr.data(), r.depth, r.nh, err)) {
+            Ipv6Prefix p{Ipv6Addr{r.addr}, r.depth};
+            err = cfg.source + ": route table, " + p.to_string() + ": " + err;
+            return nullptr;
+        }
+    }
     for (const auto& n : cfg.neighbors) {
         const PortBinding* b = find_binding(ports, n.port);
         if (!snap->add_neighbor(b->port_id, n.address.bytes.data(), to_ether(n.mac), err))

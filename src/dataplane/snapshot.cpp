@@ -4,9 +4,13 @@
 #include <rte_fib6.h>
 #include <rte_hash.h>
 #include <rte_jhash.h>
+#include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 namespace ioamfwd::dp {
@@ -26,6 +30,32 @@ uint64_t mac_to_u64(const rte_ether_addr& m) {
     return v;
 }
 
+std::string mib(uint64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f MiB", double(bytes) / (1 << 20));
+    return buf;
+}
+
+// rte_fib6_create's clean-up after a failed allocation overwrites rte_errno
+// with EINVAL (DPDK 22.11), and the parameters are valid by construction,
+// so the heap itself says whether memory was the reason.
+std::string fib_create_failure(uint64_t need, uint64_t largest_block) {
+    uint64_t free_total = 0, free_block = 0;
+    for (unsigned i = 0; i < rte_socket_count(); ++i) {
+        rte_malloc_socket_stats st{};
+        if (rte_malloc_get_socket_stats(rte_socket_id_by_idx(i), &st) != 0) continue;
+        free_total += st.heap_freesz_bytes;
+        free_block = std::max<uint64_t>(free_block, st.greatest_free_size);
+    }
+    if (need <= free_total && largest_block <= free_block)
+        return std::string("rte_fib6_create failed: ") + rte_strerror(rte_errno);
+    // A reload builds the new table while the old one still serves.
+    return "not enough memory: it needs " + mib(need) + ", " + mib(largest_block) +
+           " of it in one block, and the EAL heap has " + mib(free_total) + " free, " +
+           mib(free_block) + " in its largest block; give the EAL more memory (-m), with room "
+           "for a second table to reload";
+}
+
 // DPDK objects are named globally inside a process, so every snapshot's tables
 // need their own names.
 std::atomic<uint64_t> g_table_serial{0};
@@ -41,28 +71,36 @@ Snapshot::~Snapshot() {
     if (neighbors_) rte_hash_free(neighbors_);
 }
 
-bool Snapshot::init_tables(unsigned max_routes, unsigned tbl8_groups, unsigned max_neighbors,
+bool Snapshot::init_tables(unsigned fib_routes, unsigned num_tbl8, unsigned max_neighbors,
                            std::string& err) {
     const uint64_t serial = g_table_serial.fetch_add(1);
     std::string fib_name = "fib6_" + std::to_string(serial);
     rte_fib6_conf conf{};
     conf.type = RTE_FIB6_TRIE;
     conf.default_nh = 0;
-    conf.max_routes = int(max_routes < 64 ? 64 : max_routes);
+    conf.max_routes = int(fib_routes < 64 ? 64 : fib_routes);
     conf.rib_ext_sz = 0;
-    // Prefixes share groups, so the sum is an upper bound; the slack covers
-    // a table with almost nothing in it. 2-octet next hops halve the 16 M-entry
-    // first level (32 MiB instead of 64), which matters under --no-huge, but
-    // they cap next hops and groups at 32 767: larger tables take 4 octets.
-    const uint32_t groups = tbl8_groups + 256;
-    const bool small = groups <= 32767 && nexthops.size() <= 32767;
+    // 2-octet entries halve the 16 M-entry first level (32 MiB instead of
+    // 64) and every group; DPDK caps both next hops and groups at 32 767
+    // with them.
+    const bool small = num_tbl8 <= 32767 && nexthops.size() <= 32767;
     conf.trie.nh_sz = small ? RTE_FIB6_TRIE_2B : RTE_FIB6_TRIE_4B;
-    conf.trie.num_tbl8 = groups;
+    conf.trie.num_tbl8 = num_tbl8;
+    fib_size.num_tbl8 = num_tbl8;
+    fib_size.nh_bytes = small ? 2 : 4;
+    fib_size.table_bytes = (uint64_t(1) << 24) * fib_size.nh_bytes +
+                           256ull * fib_size.nh_bytes * (num_tbl8 + 1ull) + 4ull * num_tbl8;
+    // The RIB beside the trie: a mempool of two nodes per route (rte_fib6
+    // sizes it so), each three pointers, a next hop, an address, depth and
+    // flag (56 octets in DPDK 22.11) plus the mempool's own header.
+    fib_size.rib_bytes = uint64_t(2) * uint32_t(conf.max_routes) *
+                         rte_mempool_calc_obj_size(56, 0, nullptr);
     fib = rte_fib6_create(fib_name.c_str(), SOCKET_ID_ANY, &conf);
     if (!fib) {
-        err = "cannot create the route table for " + std::to_string(max_routes) + " prefixes (" +
-              std::to_string(groups) + " second-level groups): " + rte_strerror(rte_errno) +
-              "; give the EAL more memory (-m)";
+        err = "cannot create the route table (" + std::to_string(fib_routes) + " entries, " +
+              std::to_string(num_tbl8) + " second-level groups): " +
+              fib_create_failure(fib_size.table_bytes + fib_size.rib_bytes,
+                                 (uint64_t(1) << 24) * fib_size.nh_bytes);
         return false;
     }
 

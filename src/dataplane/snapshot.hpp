@@ -164,13 +164,12 @@ public:
     Snapshot(const Snapshot&) = delete;
     Snapshot& operator=(const Snapshot&) = delete;
 
-    /// Create the lookup tables for `max_routes` prefixes needing `tbl8_groups`
-    /// second-level groups in all (see tbl8_groups_for); `err` gets the reason.
-    bool init_tables(unsigned max_routes, unsigned tbl8_groups, unsigned max_neighbors,
+    /// Create the lookup tables: a FIB for `fib_routes` prefixes with
+    /// `num_tbl8` second-level groups (see dataplane/fib_plan.hpp), taking
+    /// 2-octet entries when groups and next hops fit them; `err` gets the
+    /// reason and the size asked for.
+    bool init_tables(unsigned fib_routes, unsigned num_tbl8, unsigned max_neighbors,
                      std::string& err);
-    /// rte_fib6 TRIE groups a prefix of `depth` bits needs: one per octet
-    /// past the first three (the 24-bit first level).
-    static unsigned tbl8_groups_for(uint8_t depth) { return depth > 24 ? (depth + 7u) / 8u - 3u : 0; }
     /// Returns the next-hop index to use in add_route.
     uint32_t add_nexthop(const NextHop& nh);
     bool add_route(const uint8_t addr[16], uint8_t depth, uint32_t nh_index, std::string& err);
@@ -201,6 +200,19 @@ public:
     std::vector<EncapProfile> encaps;
     rte_fib6* fib = nullptr;
     uint64_t generation = 0;
+
+    /// How the FIB was sized, for the log and telemetry.
+    struct FibSize {
+        uint32_t prefixes = 0;  // routes, connected prefixes and local /128s
+        uint32_t anchors = 0;
+        uint32_t groups = 0;       // tbl8 groups the trie holds
+        uint32_t reservation = 0;  // the most rte_fib6 may reserve while it is filled
+        uint32_t num_tbl8 = 0;
+        unsigned nh_bytes = 0;
+        uint64_t table_bytes = 0;  // the trie: first level, groups and group index
+        uint64_t rib_bytes = 0;    // the RIB's node pool (estimated)
+    };
+    FibSize fib_size;
 
 private:
     OwnAddresses own_;

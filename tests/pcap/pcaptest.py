@@ -128,7 +128,8 @@ class RunResult:
 def run_appliance(workdir: Path, config_text: str, inputs: Dict[int, Sequence],
                   nports: int = 2, *, rx_queues: int = 1, tx_queues: int = 1,
                   eal_lcores: Sequence[str] = ("-l", "0-1"), extra_args: Sequence[str] = (),
-                  check: bool = True, idle_exit_ms: int = IDLE_EXIT_MS) -> RunResult:
+                  check: bool = True, idle_exit_ms: int = IDLE_EXIT_MS,
+                  mem_mb: int = 512) -> RunResult:
     """Run ioamfwd once: port i receives ``inputs[i]``; returns what each port
     sent and the stats. Asserts a clean exit and ``mbufs_in_use == 0``.
 
@@ -136,7 +137,8 @@ def run_appliance(workdir: Path, config_text: str, inputs: Dict[int, Sequence],
     (one rx_pcap file each); ``tx_queues`` tx_pcap files per port (one per
     worker lcore). ``check=False`` returns a failed run (returncode, stderr)
     instead of failing the test. ``idle_exit_ms``: longer when workers share a
-    CPU, so one that is not scheduled for a while still reads its queue."""
+    CPU, so one that is not scheduled for a while still reads its queue.
+    ``mem_mb``: the EAL's --no-huge -m."""
     import pytest  # local: keep this module importable outside pytest
 
     exe = binary()
@@ -148,7 +150,7 @@ def run_appliance(workdir: Path, config_text: str, inputs: Dict[int, Sequence],
     conf.write_text(config_text)
     stats_path = workdir / "STATS.json"
     prefix = f"pcaptest_{os.getpid()}_{next(_RUN_IDS)}"
-    cmd = [str(exe), *eal_lcores, "--no-huge", "-m", "512", *eal_memory_args(prefix),
+    cmd = [str(exe), *eal_lcores, "--no-huge", "-m", str(mem_mb), *eal_memory_args(prefix),
            "--no-pci", "--log-level=lib.eal:error"]
 
     def name(kind: str, port: int, queue: int, count: int) -> Path:

@@ -152,40 +152,131 @@ def plot(summary: dict, order: list[str], path: str, subtitle: str) -> None:
 
 
 def memory_md(mem: dict) -> str:
-    lines = ["| Configuration | FIB entries | start → forwarding | FIB build | SIGHUP reload "
-             "| heap allocated | mbuf pool | FIB (rte_malloc) | RIB nodes | rings | RSS "
-             "| min `-m` (start / +reload) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    """Two tables: where the memory goes, then how long the table takes."""
+    ok = [c for c in mem.get("cases", []) if "error" not in c]
+    lines = ["| Configuration | FIB prefixes (+ anchors) | heap allocated | mbuf pool "
+             "| FIB trie (rte_malloc) | FIB RIB nodes (mempool) | rings | other | RSS "
+             "| min `-m` (start / + reload) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for c in mem.get("cases", []):
         if "error" in c:
             t = c.get("start_to_error_s")
-            lines.append(f"| {c['title']} | {c['table_entries']} | **fails** after "
-                         f"{t:.1f} s: `{c['error']}` (with `--no-huge -m {c['mem_mb']}`) "
-                         "| — | — | — | — | — | — | — | — | — |" if t is not None else
-                         f"| {c['title']} | {c['table_entries']} | **fails**: `{c['error']}` "
-                         "| — | — | — | — | — | — | — | — | — |")
+            when = f" after {t:.1f} s" if t is not None else ""
+            lines.append(f"| {c['title']} | {c['table_entries']} | **fails**{when}: "
+                         f"`{c['error']}` (with `--no-huge -m {c['mem_mb']}`) "
+                         "| — | — | — | — | — | — | — |")
             continue
         g = c["groups"]
+        t = c.get("route_table", {})
         rss = c["telemetry"]["rss_kb"].get("VmRSS", 0) / 1024
-        mm = f"{c.get('min_mem_mb_start')} / {c.get('min_mem_mb_reload')} MiB"
-        rl = f"{c['reload_s'] * 1000:.0f} ms" if "reload_s" in c else c.get("reload_error", "?")
+        trie = g["rte_malloc outside memzones (FIB trie, hashes, ...)"]
+        known = g["mbuf pool"] + g["FIB RIB nodes (mempool)"] + g["rings"] + trie
+        other = g["heap allocated (total)"] - known
+        entries = f"{t['prefixes']} (+ {t['anchors']})" if t else str(c["table_entries"])
         lines.append(
-            f"| {c['title']} | {c['table_entries']} | {c['start_to_forwarding_s']:.2f} s "
-            f"| {c['fib_build_s'] * 1000:.0f} ms | {rl} "
-            f"| {g['heap allocated (total)'] / MiB:.1f} MiB | {g['mbuf pool'] / MiB:.1f} MiB "
-            f"| {g['rte_malloc outside memzones (FIB tables, hashes, ...)'] / MiB:.1f} MiB "
-            f"| {g['FIB RIB nodes (mempool)'] / MiB:.2f} MiB | {g['rings'] / MiB:.2f} MiB "
-            f"| {rss:.0f} MiB | {mm} |")
+            f"| {c['title']} | {entries} | {g['heap allocated (total)'] / MiB:.1f} MiB "
+            f"| {g['mbuf pool'] / MiB:.1f} MiB | {trie / MiB:.1f} MiB "
+            f"| {g['FIB RIB nodes (mempool)'] / MiB:.1f} MiB | {g['rings'] / MiB:.2f} MiB "
+            f"| {other / MiB:.1f} MiB | {rss:.0f} MiB "
+            f"| {c.get('min_mem_mb_start')} / {c.get('min_mem_mb_reload')} MiB |")
     out = "\n".join(lines) + "\n"
-    tf = mem.get("test_fib")
-    if tf:
-        out += (f"\nThe {tf['routes']} /64 routes built by DPDK's `dpdk-test-fib` (TRIE, "
-                f"`--no-huge`); rte_fib6 reserves {tf['num_tbl8_needed']} tbl8 groups for them "
-                "((ceil(depth/8) − 3) per route without a covering prefix):\n\n"
-                "| next hop size | num_tbl8 | `-m` | result | add, cycles/route |\n"
-                "|---|---|---|---|---|\n")
-        for r in tf["runs"]:
-            res = "fits" if r["ok"] else f"fails: `{r.get('error', '').strip()}`"
-            add = f"{r['add_cycles']:.0f}" if "add_cycles" in r else "—"
-            out += f"| {r['nh_bytes']} B | {r['num_tbl8']} | {r['mem_mb']} MiB | {res} | {add} |\n"
+    if ok:
+        out += ("\n| Configuration | YAML | read the config (launch → EAL) | start → forwarding "
+                "| FIB build | SIGHUP reload (read + build + swap) "
+                "| tbl8 groups used / reserved / allocated | FIB entry |\n"
+                "|---|---|---|---|---|---|---|---|\n")
+        for c in ok:
+            t = c.get("route_table", {})
+            rl = f"{c['reload_s']:.2f} s" if "reload_s" in c else c.get("reload_error", "?")
+            grp = (f"{t['groups_used']} / {t['groups_reserved']} / {t['groups_allocated']}"
+                   if t else "?")
+            build = f"{t['build_s'] * 1000:.0f} ms" if t else "?"
+            cl = f"{c['config_load_s']:.2f} s" if "config_load_s" in c else "?"
+            out += (f"| {c['title']} | {c['config_bytes'] / 1e6:.1f} MB | {cl} "
+                    f"| {c['start_to_forwarding_s']:.2f} s | {build} | {rl} | {grp} "
+                    f"| {t.get('entry_bytes', '?')} B |\n")
+    return out
+
+
+def scaling_summary(scaling: dict, names: list[str]) -> dict:
+    """scaling[workers] = {"runs": runs, ...} -> per (workers, scenario): the
+    median total rate (per core-time, as in the single-worker table), per
+    worker, the efficiency against workers x the 1-worker rate, the same for
+    testpmd, and what the CPUs looked like."""
+    out: dict = {}
+    base = {}
+    for w in sorted(scaling, key=int):
+        for n in names:
+            r = scaling[w]["runs"].get(n, {})
+            io, tp = r.get("ioamfwd", []), r.get("testpmd", [])
+            s = {
+                "lcores": scaling[w]["lcores"], "note": scaling[w]["note"],
+                "ioamfwd_mpps": med([x["pps"] for x in io]) / 1e6 if io else float("nan"),
+                "ioamfwd_wall_mpps": med([x["pps_wall"] for x in io]) / 1e6 if io else float("nan"),
+                "testpmd_mpps": med([x["pps"] for x in tp]) / 1e6 if tp else float("nan"),
+                "testpmd_wall_mpps": med([x["pps_wall"] for x in tp]) / 1e6 if tp else float("nan"),
+                "share": med([x["share"] for x in io]) if io else float("nan"),
+                "thread_shares": [med([x["per_thread"][i] for x in io if len(x.get("per_thread", [])) > i])
+                                  for i in range(int(w))] if io else [],
+                "main_share": med([x.get("main_share", 0.0) for x in io]) if io else float("nan"),
+                "worker_rx_split": _rx_split(io),
+                "busy_before": med([x["busy_before"] for x in io + tp
+                                    if x.get("busy_before") is not None]),
+                "steal": med([x.get("steal", 0.0) for x in io]) if io else float("nan"),
+                "reps": len(io),
+            }
+            if int(w) == 1:
+                base[n] = s
+            b = base.get(n)
+            for k in ("ioamfwd", "testpmd"):
+                s[f"{k}_per_worker"] = s[f"{k}_mpps"] / int(w)
+                s[f"{k}_eff"] = (s[f"{k}_mpps"] / (int(w) * b[f"{k}_mpps"])
+                                 if b and b[f"{k}_mpps"] > 0 else float("nan"))
+            out.setdefault(str(w), {})[n] = s
+    return out
+
+
+def _rx_split(io: list[dict]) -> list[float]:
+    """Median share of the packets each worker lcore received, by lcore id."""
+    per: dict = {}
+    for x in io:
+        lc = x.get("lcores") or {}
+        total = sum(v["rx"] for v in lc.values())
+        for k, v in lc.items():
+            if total:
+                per.setdefault(int(k), []).append(v["rx"] / total)
+    return [med(per[k]) for k in sorted(per)]
+
+
+def scaling_md(summary: dict, names: list[str], info: dict, cpus: int) -> str:
+    lines = ["| workers | EAL lcores | scenario | ioamfwd Mpps | per worker | efficiency "
+             "| testpmd Mpps | per core | efficiency | ioamfwd / testpmd | worker CPU share "
+             "| main lcore CPU | packets by worker |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for w in sorted(summary, key=int):
+        for n in names:
+            s = summary[w].get(n)
+            if not s:
+                continue
+            shares = " / ".join(f"{x:.2f}" for x in s["thread_shares"])
+            split = " / ".join(f"{100 * x:.0f} %" for x in s["worker_rx_split"]) or "—"
+            ratio = (s["ioamfwd_mpps"] / s["testpmd_mpps"] if s["testpmd_mpps"] > 0
+                     else float("nan"))
+            lines.append(
+                f"| {w} | `{s['lcores']}` | {n} | {s['ioamfwd_mpps']:.2f} "
+                f"| {s['ioamfwd_per_worker']:.2f} | {100 * s['ioamfwd_eff']:.0f} % "
+                f"| {s['testpmd_mpps']:.2f} | {s['testpmd_per_worker']:.2f} "
+                f"| {100 * s['testpmd_eff']:.0f} % | {ratio:.2f} | {shares} "
+                f"| {100 * s['main_share']:.1f} % | {split} |")
+    out = "\n".join(lines) + "\n"
+    notes = sorted({s["note"] for w in summary.values() for s in w.values() if s["note"]})
+    busy = [s["busy_before"] for w in summary.values() for s in w.values()
+            if s["busy_before"] == s["busy_before"]]
+    out += (f"\nMpps are per second of forwarding-core time (wall rate / the forwarding "
+            f"threads' on-CPU share), medians over the repetitions; efficiency = rate with N "
+            f"workers / (N × the 1-worker rate). {cpus} CPUs"
+            + (f"; {'; '.join(notes)}" if notes else "")
+            + (f". Before each run the machine was {100 * min(busy):.0f}-{100 * max(busy):.0f} % "
+               f"busy with other work (median {100 * med(busy):.0f} %)" if busy else "")
+            + f"; load average at the start {' '.join(info.get('loadavg', []))}.\n")
     return out

@@ -115,6 +115,21 @@ def hugepages_free_mb() -> int:
     return info.get("HugePages_Free", 0) * info.get("Hugepagesize", 0) // 1024
 
 
+def lcore_map(workers: int, cpus: int) -> tuple[str, str]:
+    """EAL lcores for `workers` worker lcores on `cpus` CPUs, and a note.
+    With a CPU per thread: -l 0-N. Otherwise the main lcore (the control
+    thread, asleep but for a few microseconds every 5 ms) shares CPU 0
+    with worker 1, so N workers can use N CPUs: '0@0,1@0,2@1' for two on
+    two. More workers than CPUs share CPUs and their rates mean nothing."""
+    if workers + 1 <= cpus:
+        return f"0-{workers}", ""
+    m = ["0@0"] + [f"{w}@{(w - 1) % cpus}" for w in range(1, workers + 1)]
+    if workers <= cpus:
+        return ",".join(m), "main lcore on worker 1's CPU"
+    return ",".join(m), (f"{workers} workers on {cpus} CPUs: workers share CPUs, rates are not "
+                         "meaningful (functional check only)")
+
+
 # --- threads -----------------------------------------------------------------
 
 def worker_tids(pid: int) -> dict[int, int]:
@@ -184,6 +199,8 @@ class CpuWindow:
     wait_s: float
     others_busy: float = 0.0   # busy fraction of the CPUs not running a forwarding thread
     steal: float = 0.0         # hypervisor steal on the forwarding CPUs (fraction)
+    per_thread: list = dataclasses.field(default_factory=list)  # share of each forwarding thread
+    main_share: float = 0.0    # the process's main thread (control / stats), of one CPU
 
     @property
     def share(self) -> float:
@@ -195,6 +212,7 @@ def measure_window(pid: int, tids: list[int], seconds: float, proc: subprocess.P
     over that time (per thread averaged: share is per forwarding core)."""
     t0 = time.monotonic()
     s0 = [schedstat(pid, t) for t in tids]
+    m0 = schedstat(pid, pid)
     c0 = cpu_times()
     deadline = t0 + seconds
     while time.monotonic() < deadline:
@@ -202,6 +220,7 @@ def measure_window(pid: int, tids: list[int], seconds: float, proc: subprocess.P
             raise RunError(f"process exited early with code {proc.returncode}")
         time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
     s1 = [schedstat(pid, t) for t in tids]
+    m1 = schedstat(pid, pid)
     c1 = cpu_times()
     wall = time.monotonic() - t0
     n = len(tids)
@@ -220,7 +239,9 @@ def measure_window(pid: int, tids: list[int], seconds: float, proc: subprocess.P
     return CpuWindow(wall, sum(b[0] - a[0] for a, b in zip(s0, s1)) / 1e9 / n,
                      sum(b[1] - a[1] for a, b in zip(s0, s1)) / 1e9 / n,
                      frac(others, (0, 1, 2, 5, 6, 7)) if others else 0.0,
-                     frac(sorted(mine), (7,)) if mine else 0.0)
+                     frac(sorted(mine), (7,)) if mine else 0.0,
+                     [(b[0] - a[0]) / 1e9 / wall for a, b in zip(s0, s1)],
+                     (m1[0] - m0[0]) / 1e9 / wall)
 
 
 def _wait_for(path: str, pattern: str, proc: subprocess.Popen, timeout: float) -> str:
@@ -288,25 +309,24 @@ class IoamfwdRun:
         return self.pps_wall / max(self.cpu.share, 1e-9)
 
 
-def ioamfwd_vdevs(pcap: str, sources: int = 1, queues: int = 1) -> list[str]:
-    """Source net_pcap ports (infinite replay) and the net_null sink. With
-    several workers every port needs one tx queue per worker; net_pcap has
-    as many tx queues as it has rx_pcap (with no tx_pcap, they drop), so
-    the capture is given `queues` times."""
-    v = []
-    for k in range(sources):
-        rx = ",".join([f"rx_pcap={pcap}"] * queues)
-        v.append(f"net_pcap{k},{rx},infinite_rx=1")
-    v.append("net_null0,no-rx=1")
-    return v
+def ioamfwd_vdevs(pcaps: str | list[str]) -> list[str]:
+    """The net_pcap source (infinite replay, one rx queue per capture) and
+    the net_null sink. net_pcap has as many tx queues as captures (with no
+    tx_pcap they drop), which covers one per worker; net_null has plenty."""
+    if isinstance(pcaps, str):
+        pcaps = [pcaps]
+    rx = ",".join(f"rx_pcap={p}" for p in pcaps)
+    return [f"net_pcap0,{rx},infinite_rx=1", "net_null0,no-rx=1"]
 
 
-def run_ioamfwd(env: Env, config: str, pcap: str, seconds: float, workdir: str, tag: str,
-                sources: int = 1, workers: int = 1, extra_app: list[str] | None = None,
+def run_ioamfwd(env: Env, config: str, pcap: str | list[str], seconds: float, workdir: str,
+                tag: str, workers: int = 1, extra_app: list[str] | None = None,
                 mem_mb: int | None = None) -> IoamfwdRun:
+    """`pcap`: one capture per rx queue of the source port; `workers`
+    worker lcores (the config says which polls which queue)."""
     os.makedirs(workdir, exist_ok=True)
     out, err, js = (os.path.join(workdir, f"{tag}.{x}") for x in ("out", "err", "json"))
-    cmd = env.prio() + [env.ioamfwd] + env.eal(ioamfwd_vdevs(pcap, sources, workers), tag, mem_mb) + \
+    cmd = env.prio() + [env.ioamfwd] + env.eal(ioamfwd_vdevs(pcap), tag, mem_mb) + \
         ["--", "--config", config, "--stats-json", js] + (extra_app or [])
     with open(os.path.join(workdir, f"{tag}.cmd"), "w") as f:
         f.write(" ".join(cmd) + "\n")
@@ -384,19 +404,19 @@ def parse_testpmd_periods(text: str, port: int) -> list[float]:
     return out
 
 
-def run_testpmd(env: Env, pcap: str, seconds: float, workdir: str, tag: str,
-                sources: int = 1, cores: int = 1) -> TestpmdRun:
-    """io forwarding from net_pcap (infinite replay) to net_null (no-rx).
-    With several cores each gets its own source/sink port pair."""
+def run_testpmd(env: Env, pcap: str | list[str], seconds: float, workdir: str, tag: str,
+                cores: int = 1) -> TestpmdRun:
+    """io forwarding from net_pcap (infinite replay, one rx queue per
+    capture) to net_null (no-rx), `cores` forwarding lcores with as many rx
+    and tx queues per port: lcore k gets queue k of both ports (testpmd's
+    RSS stream layout), as ioamfwd's scaling configuration does."""
     os.makedirs(workdir, exist_ok=True)
-    vdevs = []
-    for k in range(sources):
-        vdevs += [f"net_pcap{k},rx_pcap={pcap},infinite_rx=1", f"net_null{k},no-rx=1"]
+    vdevs = ioamfwd_vdevs(pcap)
     out = os.path.join(workdir, f"{tag}.out")
     # Line-buffered stdout, so the start line is seen when it is printed.
     cmd = env.prio() + ["stdbuf", "-oL", env.testpmd] + env.eal(vdevs, tag) + \
         ["--", "--forward-mode=io", f"--nb-cores={cores}", "--stats-period", "1",
-         "--burst=32", "--rxq=1", "--txq=1"]
+         "--burst=32", f"--rxq={cores}", f"--txq={cores}"]
     with open(os.path.join(workdir, f"{tag}.cmd"), "w") as f:
         f.write(" ".join(cmd) + "\n")
     with open(out, "w") as fo:
@@ -417,10 +437,7 @@ def run_testpmd(env: Env, pcap: str, seconds: float, workdir: str, tag: str,
         _stop(proc)
     with open(out, errors="replace") as f:
         text = f.read()
-    periods = []
-    for k in range(sources):
-        p = parse_testpmd_periods(text, 2 * k + 1)
-        periods = p if not periods else [a + b for a, b in zip(periods, p)]
+    periods = parse_testpmd_periods(text, 1)
     # The first period is the start, possibly partial; keep whole ones.
     periods = [p for p in periods if p > 0]
     if len(periods) < 3:
