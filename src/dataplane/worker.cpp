@@ -110,19 +110,25 @@ struct Worker {
         const NextHop* nh;
         uint16_t encap;       // index into Snapshot::encaps
         bool inline_mode;
-        bool usable;          // next hop MAC known, no edge egress
         uint16_t grow;        // octets prepended in front of the packet's headers
         uint16_t out_port;
         const rte_ether_addr* mac;
+        // Largest packet (l3 octets) that may get the header: the egress MTU
+        // less the growth, or 0 when none may (next hop MAC unknown, edge
+        // egress), so one compare per packet says both.
+        uint32_t max_l3;
+        uint32_t freq_k, freq_n;
         uint32_t counter;     // the route's freq counter as this burst leaves it
         uint32_t inserted;    // packets of the burst that get the header
         IoamEvent outcome;    // TraceFilled, TraceOverflowSet or SkipUnknownNamespace
         // Where this node's per-packet fields sit in `hdr` (-1: not in the type).
         int16_t hl_off, hl_wide_off, qd_off;
         uint16_t hdr_len;
+        // The Ethernet header as send would write it (both MACs).
+        uint8_t eth[sizeof(wire::EtherHdr)];
         // What goes after the Ethernet header (encap: outer IPv6 header, then
         // the Hop-by-Hop header) or after the IPv6 header (inline: the HbH).
-        uint8_t hdr[sizeof(wire::Ipv6Hdr) + kIoamHbhMax];
+        alignas(16) uint8_t hdr[sizeof(wire::Ipv6Hdr) + kIoamHbhMax];
     };
     InsertPlan plans[kInsertPlans]{};
 
@@ -174,8 +180,7 @@ struct Worker {
                            const uint64_t* fib_nhs, const uint32_t* l3_len);
     InsertPlan* insert_plan(const Snapshot& s, const NextHop& nh, unsigned& n_plans);
     void prepare_insert(const Snapshot& s, InsertPlan& p, BurstHop& bh);
-    void insert_and_send(const Snapshot& s, rte_mbuf* m, const InsertPlan& p, uint32_t l3_len,
-                         uint32_t queue_depth);
+    void insert_and_send(rte_mbuf* m, const InsertPlan& p, uint32_t l3_len, uint32_t queue_depth);
     /// Returns the number of decapsulated packets left in `inner` and of the
     /// ICMPv6 messages built in `answers`.
     void stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -189,6 +194,7 @@ struct Worker {
     void hand_to_nd(rte_mbuf* m, const PacketMeta& pm, uint16_t in_port);
     void drain_injected(const Snapshot& s);
     void enqueue(rte_mbuf* m, uint16_t port);
+    void flush_tx(uint16_t port);
 };
 
 using addr::is_all_nodes;
@@ -931,11 +937,18 @@ void Worker::drain_injected(const Snapshot& s) {
     }
 }
 
-void Worker::enqueue(rte_mbuf* m, uint16_t port) {
+// Every forwarded packet passes here: always inlined (GCC stopped doing it
+// by itself once it had enough callers, ~20 instructions per packet), with
+// the rare transmit out of line.
+[[gnu::always_inline]] inline void Worker::enqueue(rte_mbuf* m, uint16_t port) {
     TxBuffer& b = tx[port];
     b.pkts[b.n++] = m;
     b.segs += m->nb_segs;
-    if (b.n >= kBurst) b.flush(port, uint16_t(cfg.index), st);
+    if (b.n >= kBurst) flush_tx(port);
+}
+
+[[gnu::noinline]] void Worker::flush_tx(uint16_t port) {
+    tx[port].flush(port, uint16_t(cfg.index), st);
 }
 
 void Worker::stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -1118,43 +1131,46 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
 [[gnu::noinline]] bool Worker::forward_inserting(const Snapshot& s, uint16_t in_port,
                                                  rte_mbuf** pkts, uint16_t n,
                                                  const uint64_t* fib_nhs, const uint32_t* l3_len) {
-    uint8_t plan_of[kBurst];  // 0: forwarded as it is; k + 1: plans[k] inserts
-    uint16_t out_port[kBurst];
+    const InsertPlan* plan_of[kBurst];  // null: forwarded as it is
+    uint16_t out_port[kBurst];           // for those
     const rte_ether_addr* mac[kBurst];
     unsigned n_plans = 0;
     uint32_t sampled_out = 0;
     const size_t n_nexthops = s.nexthops.size();
+    // Bursts mostly go to one route: its plan is remembered.
+    const NextHop* last_nh = nullptr;
+    InsertPlan* p = nullptr;
     uint16_t i = 0;
     for (; i < n; ++i) {
         const NextHop& nh = s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0];
-        plan_of[i] = 0;
-        out_port[i] = nh.port;
-        mac[i] = &nh.dst_mac;
+        plan_of[i] = nullptr;
         if (nh.plain) {
             if (l3_len[i] > s.ports[nh.port].mtu) break;
+            out_port[i] = nh.port;
+            mac[i] = &nh.dst_mac;
             continue;
         }
-        if (nh.kind != NextHop::Kind::Forward || !nh.encap) break;
-        InsertPlan* p = insert_plan(s, nh, n_plans);
-        if (!p) break;
-        const EncapProfile& e = s.encaps[p->encap];
+        if (&nh != last_nh) {
+            if (nh.kind != NextHop::Kind::Forward || !nh.encap) break;
+            p = insert_plan(s, nh, n_plans);
+            if (!p) break;
+            last_nh = &nh;
+        }
         // choose_encap's sampling, on the plan's copy of the counter.
         const uint32_t c = p->counter++;
-        if (e.freq_n != 1 && c % e.freq_n >= e.freq_k) {
+        if (p->freq_n != 1 && c % p->freq_n >= p->freq_k) {
             // Sampled out: the route forwards it as a plain one would.
             if (!nh.resolved || nh.on_link || l3_len[i] > s.ports[nh.port].mtu) break;
             ++sampled_out;
+            out_port[i] = nh.port;
+            mac[i] = &nh.dst_mac;
             continue;
         }
         // IoamMtuExceeded, an unknown MAC, an edge egress and the payload
         // shift (no headroom) are the stages' cases.
-        if (!p->usable || l3_len[i] + p->grow > s.ports[p->out_port].mtu ||
-            rte_pktmbuf_headroom(pkts[i]) < p->grow)
-            break;
+        if (l3_len[i] > p->max_l3 || rte_pktmbuf_headroom(pkts[i]) < p->grow) break;
         ++p->inserted;
-        plan_of[i] = uint8_t(p - plans + 1);
-        out_port[i] = p->out_port;
-        mac[i] = p->mac;
+        plan_of[i] = p;
     }
     if (i < n) {
         plain_rest = kPlainBackoff;
@@ -1164,13 +1180,15 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     // Every packet qualified: from here on the burst is the fast path's.
     BurstHop bh = burst_hop(s, in_port, Origin::Wire);
     uint32_t inserted = 0;
-    for (unsigned k = 0; k < n_plans; ++k) {
-        InsertPlan& p = plans[k];
-        freq_counter[p.encap] = p.counter;
-        if (!p.inserted) continue;
-        prepare_insert(s, p, bh);
-        inserted += p.inserted;
-        count(p.outcome, p.inserted);
+    bool queue_depth = false;
+    for (unsigned j = 0; j < n_plans; ++j) {
+        InsertPlan& q = plans[j];
+        freq_counter[q.encap] = q.counter;
+        if (!q.inserted) continue;
+        prepare_insert(s, q, bh);
+        inserted += q.inserted;
+        count(q.outcome, q.inserted);
+        queue_depth |= q.qd_off >= 0;
     }
     if (inserted) count(IoamEvent::Inserted, inserted);
     if (sampled_out) count(IoamEvent::SampledOut, sampled_out);
@@ -1179,23 +1197,27 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     // the burst began plus the segments of the burst's packets sent there
     // before this one. Enqueueing as we go would also count flushes, so each
     // port's start is taken at its first packet (until then nothing of this
-    // burst went to it).
+    // burst went to it). Only a trace type with the field needs it.
     static_assert(kMaxPorts <= 64, "one bit per port");
     uint32_t ahead[kMaxPorts];
     uint64_t seen = 0;
     for (i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
-        const uint16_t port = out_port[i];
-        if (!(seen >> port & 1)) {
-            ahead[port] = tx[port].segs;
-            seen |= uint64_t(1) << port;
+        const InsertPlan* q = plan_of[i];
+        uint32_t depth = 0;
+        if (queue_depth) {
+            const uint16_t port = q ? q->out_port : out_port[i];
+            if (!(seen >> port & 1)) {
+                ahead[port] = tx[port].segs;
+                seen |= uint64_t(1) << port;
+            }
+            depth = ahead[port];
+            ahead[port] += m->nb_segs;
         }
-        const uint32_t queue_depth = ahead[port];
-        ahead[port] += m->nb_segs;
-        if (plan_of[i])
-            insert_and_send(s, m, plans[plan_of[i] - 1], l3_len[i], queue_depth);
+        if (q)
+            insert_and_send(m, *q, l3_len[i], depth);
         else
-            send(s, m, port, *mac[i], false);
+            send(s, m, out_port[i], *mac[i], false);
     }
     return true;
 }
@@ -1214,6 +1236,8 @@ Worker::InsertPlan* Worker::insert_plan(const Snapshot& s, const NextHop& nh, un
     const EncapProfile& e = s.encaps[idx];
     p.nh = &nh;
     p.encap = idx;
+    p.freq_k = e.freq_k;
+    p.freq_n = e.freq_n;
     p.counter = freq_counter[idx];
     p.inserted = 0;
     // Received packets: "auto" means encap (its mode says so).
@@ -1227,7 +1251,8 @@ Worker::InsertPlan* Worker::insert_plan(const Snapshot& s, const NextHop& nh, un
         p.out_port = e.tunnel_port;
         p.mac = e.tunnel_ok && e.tunnel_resolved ? &e.tunnel_mac : nullptr;
     }
-    p.usable = p.mac && !s.ports[p.out_port].edge;
+    const uint32_t mtu = s.ports[p.out_port].mtu;
+    p.max_l3 = p.mac && !s.ports[p.out_port].edge && mtu > p.grow ? mtu - p.grow : 0;
     return &p;
 }
 
@@ -1252,6 +1277,10 @@ void Worker::prepare_insert(const Snapshot& s, InsertPlan& p, BurstHop& bh) {
     std::memcpy(hbh, e.hbh, e.hbh_len);
     hbh[0] = wire::kProtoIpv6;  // inline: replaced per packet
     p.hdr_len = uint16_t(hbh - p.hdr + e.hbh_len);
+    auto* eth = reinterpret_cast<wire::EtherHdr*>(p.eth);
+    std::memcpy(eth->dst, p.mac->addr_bytes, 6);
+    std::memcpy(eth->src, s.ports[p.out_port].mac.addr_bytes, 6);
+    store_be16(eth->ether_type, wire::kEtherTypeIpv6);  // forward_plain checked it
     p.hl_off = p.hl_wide_off = p.qd_off = NodeDataTemplate::kNone;
 
     uint8_t* opt = hbh + kIoamHbhOptOffset;
@@ -1286,50 +1315,76 @@ void Worker::prepare_insert(const Snapshot& s, InsertPlan& p, BurstHop& bh) {
     if (tp.queue_depth_off >= 0) p.qd_off = int16_t(node + tp.queue_depth_off);
 }
 
+// `len` (at least 16) octets as a head and a tail copy of fixed sizes that
+// may overlap in the middle: for the usual 24 to 128 octets a libc call or
+// a loop costs more than the copy itself. `to` and `from` must not overlap.
+inline void copy_header(uint8_t* to, const uint8_t* from, unsigned len) {
+    uint8_t* to_end = to + len;
+    const uint8_t* from_end = from + len;
+    if (len <= 32) {
+        std::memcpy(to, from, 16);
+        std::memcpy(to_end - 16, from_end - 16, 16);
+    } else if (len <= 64) {
+        std::memcpy(to, from, 32);
+        std::memcpy(to_end - 32, from_end - 32, 32);
+    } else if (len <= 80) {
+        std::memcpy(to, from, 64);
+        std::memcpy(to_end - 16, from_end - 16, 16);
+    } else {
+        for (; from_end - from > 64; from += 64, to += 64) std::memcpy(to, from, 64);
+        std::memcpy(to_end - 64, from_end - 64, 64);
+    }
+}
+
 // stage_encap (prepend), stage_ioam (the inserted trace) and send for one
 // packet of a qualified burst, from its plan. The hop limit is decremented
 // first, as forwarding does before the encapsulating node's output path.
-inline void Worker::insert_and_send(const Snapshot& s, rte_mbuf* m, const InsertPlan& p,
-                                    uint32_t l3_len, uint32_t queue_depth) {
+inline void Worker::insert_and_send(rte_mbuf* m, const InsertPlan& p, uint32_t l3_len,
+                                    uint32_t queue_depth) {
     constexpr uint16_t kEth = sizeof(wire::EtherHdr);
     constexpr uint16_t kIp6 = sizeof(wire::Ipv6Hdr);
+    // The plan in locals: every store into the packet could alias it.
+    const uint16_t grow = p.grow;
+    const bool inline_mode = p.inline_mode;
+    const unsigned hdr_len = p.hdr_len;
+    const int hl_off = p.hl_off, hl_wide_off = p.hl_wide_off, qd_off = p.qd_off;
+    const uint16_t out_port = p.out_port;
     uint8_t* old = rte_pktmbuf_mtod(m, uint8_t*);
     auto* inner = reinterpret_cast<wire::Ipv6Hdr*>(old + kEth);
     const uint8_t hop_limit = uint8_t(inner->hop_limit - 1);
-    // Read before the prepend: with inline insertion the copy overwrites it.
-    const uint8_t next_header = inner->next_header;
-    auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, p.grow));
-    uint8_t* at;  // where p.hdr goes
-    if (p.inline_mode) {
-        std::memmove(d, old, kEth + kIp6);
-        at = d + kEth + kIp6;
-    } else {
-        inner->hop_limit = hop_limit;
-        // Both MACs are written below; only the EtherType stays.
-        std::memcpy(d + 12, old + 12, 2);
-        at = d + kEth;
-    }
-    // hdr_len is a multiple of 8 (Hop-by-Hop headers are; the IPv6 header is).
-    const unsigned len = p.hdr_len;
-    unsigned off = 0;
-    for (; off + 16 <= len; off += 16) std::memcpy(at + off, p.hdr + off, 16);
-    if (off < len) std::memcpy(at + off, p.hdr + off, 8);
+    auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, grow));
     auto* ip = reinterpret_cast<wire::Ipv6Hdr*>(d + kEth);
-    if (p.inline_mode) {
+    uint8_t* at;  // where p.hdr goes
+    if (inline_mode) {
+        // The IPv6 header moves to the front (the ranges overlap: all of it
+        // is loaded first); the Hop-by-Hop header goes behind it.
+        const uint8_t next_header = inner->next_header;
+        uint8_t hdr[kIp6];
+        std::memcpy(hdr, inner, kIp6);
+        std::memcpy(ip, hdr, kIp6);
+        at = d + kEth + kIp6;
+        copy_header(at, p.hdr, hdr_len);
         at[0] = next_header;
         ip->next_header = wire::kProtoHopByHop;
-        store_be16(ip->payload_len, uint16_t(l3_len - kIp6 + p.grow));
-        ip->hop_limit = hop_limit;
+        store_be16(ip->payload_len, uint16_t(l3_len - kIp6 + grow));
     } else {
         // RFC 2473, Linux style: the inner traffic class and flow label.
-        std::memcpy(ip->vtc_flow, inner->vtc_flow, 4);
-        store_be16(ip->payload_len, uint16_t(l3_len + p.grow - kIp6));
-        ip->hop_limit = hop_limit;
+        uint8_t vtc_flow[4];
+        std::memcpy(vtc_flow, inner->vtc_flow, 4);
+        inner->hop_limit = hop_limit;
+        at = d + kEth;
+        copy_header(at, p.hdr, hdr_len);
+        std::memcpy(ip->vtc_flow, vtc_flow, 4);
+        store_be16(ip->payload_len, uint16_t(l3_len + grow - kIp6));
     }
-    if (p.hl_off >= 0) at[p.hl_off] = hop_limit;
-    if (p.hl_wide_off >= 0) at[p.hl_wide_off] = hop_limit;
-    if (p.qd_off >= 0) store_be32(at + p.qd_off, queue_depth);
-    send(s, m, p.out_port, *p.mac, true);
+    ip->hop_limit = hop_limit;
+    if (hl_off >= 0) at[hl_off] = hop_limit;
+    if (hl_wide_off >= 0) at[hl_wide_off] = hop_limit;
+    if (qd_off >= 0) store_be32(at + qd_off, queue_depth);
+    // What send does, with the MACs of the plan.
+    std::memcpy(d, p.eth, 8);
+    std::memcpy(d + 6, p.eth + 6, 8);
+    enqueue(m, out_port);
 }
 
 void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,

@@ -41,12 +41,12 @@ constexpr size_t kIp6 = 40;
 //   db05  inline, same trace, freq 2/3
 //   db06  encap, 0x800000 size 12, freq 1/2, tunsrc given
 //   db07  inline, a trace too small for this node's data (overflow set)
-//   db08  inline, a namespace this node does not know
+//   db08  inline, a namespace this node does not know, 24 octets
 //   db0a  inline 0x800000 size 12 (exact bytes)
 //   db0b  inline, route's next hop unresolved (no static neighbour)
 //   db0c  encap to a tunnel end whose next hop is unresolved
 //   db0d  inline out of eth0, an edge port
-//   db0e  encap with a 244-octet trace: more than the headroom
+//   db0e  encap with a 244-octet trace: more than the default headroom
 // and db09 plain.
 constexpr const char* kYaml = R"(
 node: {id: 7, id_wide: 77777777}
@@ -88,7 +88,7 @@ routes:
   - prefix: db08::/64
     via: db04::2
     port: eth1
-    encap: {trace: {type: 0x800000, ns: 999, size: 12}}
+    encap: {trace: {type: 0x800000, ns: 999, size: 24}}
   - prefix: db0a::/64
     via: db04::2
     port: eth1
@@ -129,6 +129,7 @@ Bytes addr(const std::string& text) {
 struct In {
     Bytes bytes;
     uint16_t headroom = RTE_PKTMBUF_HEADROOM;
+    size_t split = 0;  // non-zero: two segments, the second from this octet
 };
 
 In frame(const std::string& dst, unsigned seq, size_t payload = 24, uint8_t hop_limit = 64) {
@@ -192,7 +193,9 @@ protected:
         r.fw = std::make_unique<Forwarder>(*env_);
         for (const Burst& b : bursts) {
             std::vector<rte_mbuf*> pkts;
-            for (const In& f : b) pkts.push_back(env_->mbuf(f.bytes.data(), f.bytes.size(), f.headroom));
+            for (const In& f : b)
+                pkts.push_back(f.split ? env_->chain(f.bytes.data(), f.bytes.size(), f.split)
+                                       : env_->mbuf(f.bytes.data(), f.bytes.size(), f.headroom));
             if (with_poison) {
                 const In p = poison();
                 pkts.push_back(env_->mbuf(p.bytes.data(), p.bytes.size()));
@@ -255,6 +258,19 @@ TEST_F(InsertTest, EncapInlineAndSampledBurstsLeaveAsFromTheStages) {
     auto bursts = bursts_of({5, 31, 7, 1, 13, 2, 31}, {"db03::1", "db05::2", "db09::3", "db06::4"}, seq);
     for (auto& b : bursts_of({3, 17, 9, 31}, {"db07::1", "db05::2", "db08::3", "db0a::4", "db09::5"}, seq))
         bursts.push_back(b);
+    // Headers of every length class the fast path copies, with headroom to
+    // spare for the 304 octets of db0e, and two-segment packets (queue
+    // depth counts segments).
+    Burst big;
+    for (unsigned k = 0; k < 12; ++k, ++seq) {
+        In f = frame(k % 3 ? "db0e::1" : "db03::1", seq);
+        f.headroom = 400;
+        big.push_back(f);
+        In c = frame(k % 2 ? "db05::2" : "db06::3", seq);
+        c.split = kEth + kIp6 + 4;
+        big.push_back(c);
+    }
+    bursts.push_back(big);
     Outcome fast = compare(bursts);
     // What the comparison covered: insertion of every kind, and sampling.
     EXPECT_GT(fast.fw->events(IoamEvent::Inserted), 80u);
