@@ -170,7 +170,7 @@ struct Worker {
         bool have_time;
     };
     BurstHop burst_hop(const Snapshot& s, uint16_t in_port, Origin origin);
-    static void read_clock(BurstHop& bh);
+    void read_clock(BurstHop& bh);
     const NodeDataTemplate& node_template(const BurstHop& bh, const NamespaceData* ns,
                                           uint32_t type, const PacketMeta& pm,
                                           uint32_t queue_depth);
@@ -680,7 +680,10 @@ Worker::BurstHop Worker::burst_hop(const Snapshot& s, uint16_t in_port, Origin o
 // One clock read serves the whole burst: it is the burst's processing
 // instant, as Linux stamps at HbH processing time.
 void Worker::read_clock(BurstHop& bh) {
-    clock_gettime(CLOCK_REALTIME, &bh.now);
+    if (cfg.clock)
+        cfg.clock(&bh.now);
+    else
+        clock_gettime(CLOCK_REALTIME, &bh.now);
     bh.have_time = true;
     if (!bh.own) {
         bh.base.ts_sec = uint32_t(bh.now.tv_sec);
@@ -1397,7 +1400,7 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     // kept, link-local answers): always the stages.
     uint64_t fib_nhs[kBurst];
     bool have_nhs = false;
-    if (origin != Origin::Local) {
+    if (origin != Origin::Local && cfg.fast_paths) {
         if (plain_rest)
             --plain_rest;
         else if (forward_plain(s, in_port, pkts, n, origin, fib_nhs, have_nhs))

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <ctime>
 #include <vector>
 
 #include "dataplane/export_ring.hpp"
@@ -41,6 +42,12 @@ struct WorkerConfig {
     // no static neighbour is dropped as no_neighbor, as before ND existed.
     const NeighborCache* neighbors = nullptr;
     NdChannel* nd = nullptr;
+    // Tests and fuzzers turn it off to compare against the stages: off, every
+    // burst takes the exact stages, which define what the fast paths must do.
+    bool fast_paths = true;
+    // Test-only clock for the traces' timestamps and exported records, so two
+    // runs of the same packets agree to the octet. Null: CLOCK_REALTIME.
+    void (*clock)(timespec* now) = nullptr;
 };
 
 /// lcore entry point (rte_eal_remote_launch); `arg` is a WorkerConfig*.

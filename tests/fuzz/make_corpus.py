@@ -59,6 +59,17 @@ def with_plen(p, plen):
     return p[:4] + struct.pack("!H", plen) + p[6:]
 
 
+def contiguous(build):
+    """The packet build(data) makes, with data whose last two octets put the
+    packet fuzzers' two-segment split (packet_fuzz.hpp, layout 4) two octets
+    before the end of the frame: every header in the first segment, so that
+    the burst of four layouts can take the worker's fast paths, which the
+    fuzzers compare with the stages."""
+    base = b"ioamfwd-fast-path"
+    frame_len = 14 + len(build(base + b"\0\0"))
+    return build(base + struct.pack("!H", frame_len - 2))
+
+
 def transit_packets():
     A, B = "db01::1", "db03::2"
     out = {}
@@ -110,6 +121,14 @@ def transit_packets():
     out["plen_beyond_frame"] = with_plen(pkt(A, B, ioam.linux_hbh(size=8)), 400)
     out["ipv6_header_only"] = ioam.ipv6(A, B, b"", nh=59)
     out["large_8900"] = pkt(A, B, ioam.linux_hbh(size=12), data=bytes(8900 - 40 - 32 - 8))
+    out["contig_plain"] = contiguous(lambda d: pkt(A, B, data=d))
+    out["contig_plain_reverse"] = contiguous(lambda d: pkt(B, A, data=d))
+    out["contig_bit0_size12"] = contiguous(lambda d: pkt(A, B, ioam.linux_hbh(size=12), data=d))
+    out["contig_fff002_size244"] = contiguous(
+        lambda d: pkt(A, B, ioam.linux_hbh(type24=0xFFF002, size=244), data=d))
+    out["contig_second_hop"] = contiguous(lambda d: pkt(A, B, ioam.linux_hbh(
+        size=12, remlen=2, data=bytes(8) + node_words(0x800000, 63, 1)), data=d))
+    out["contig_hop_limit_1"] = contiguous(lambda d: pkt(A, B, hlim=1, data=d))
     return out
 
 
@@ -131,6 +150,12 @@ def encap_packets():
     # Regression (found by fuzz_encap): two HbH headers; the edge eth0 strips
     # the IOAM-only first one and must not promote the second, with IOAM.
     out["regress_two_hbh_to_edge"] = pkt("db03::2", "db01::1", TWO_HBH)
+    out["contig_plain_route"] = contiguous(lambda d: pkt(A, "db02::9", data=d))
+    out["contig_encap_route"] = contiguous(lambda d: pkt(A, "db03::2", data=d))
+    out["contig_inline_route"] = contiguous(lambda d: pkt(A, "db05::7", data=d))
+    out["contig_auto_route"] = contiguous(lambda d: pkt(A, "db06::7", data=d))
+    out["contig_reverse_with_trace"] = contiguous(
+        lambda d: pkt("db03::2", "db01::1", ioam.linux_hbh(size=12), data=d))
     return out
 
 
@@ -165,6 +190,15 @@ def decap_packets():
     out["regress_two_hbh_from_edge"] = pkt("db03::2", "db01::1", TWO_HBH)
     out["regress_two_hbh_in_tunnel"] = ioam.encap_packet(
         athos, aramis, pkt("db01::1", "db03::2", TWO_HBH), hbh=outer_hbh)
+    out["contig_ip6ip6_linux_trace"] = contiguous(lambda d: ioam.encap_packet(
+        athos, aramis, pkt("db01::1", "db03::2", data=d), hbh=outer_hbh))
+    out["contig_ip6ip6_no_hbh"] = contiguous(lambda d: ioam.encap_packet(
+        athos, aramis, pkt("db01::1", "db03::2", data=d)))
+    out["contig_ip6ip6_inner_ioam"] = contiguous(lambda d: ioam.encap_packet(
+        athos, aramis, pkt("db01::1", "db03::2", ioam.linux_hbh(size=8), data=d), hbh=outer_hbh))
+    out["contig_plain_to_athos"] = contiguous(lambda d: pkt("db03::2", "db01::1", data=d))
+    out["contig_from_outside_with_ioam"] = contiguous(
+        lambda d: pkt("db03::2", "db01::1", ioam.linux_hbh(size=8), data=d))
     return out
 
 
@@ -277,6 +311,10 @@ def nd_scripts():
         "db02::5", bytes([1, 2]) + bytes(14))), dst_mac="33:33:ff:00:00:05")
     out["ns_dad_to_all_nodes"] = to_eth1(nd_packet("::", "ff02::1", ns_msg("db02::5")),
                                          dst_mac="33:33:00:00:00:01")
+    # A route whose neighbour is static, in all four layouts with the headers
+    # in the first segment: the worker's fast path takes such bursts.
+    plain = frame(ND_ETH1, GW_MAC, contiguous(lambda d: pkt("db03::2", "db01::1", data=d)))
+    out["contig_plain_static"] = cmd_frame(1, plain, True) + cmd_frame(1, plain, True)
     return out
 
 
@@ -291,7 +329,8 @@ ROLE_MACS = {
 
 # Which port each packet is meant for (0 = eth0); the rest go to eth0.
 TO_ETH1 = {"reverse_with_trace", "from_outside_with_ioam", "from_outside_ioam_and_ra",
-           "regress_two_hbh_to_edge", "regress_two_hbh_from_edge"}
+           "regress_two_hbh_to_edge", "regress_two_hbh_from_edge", "contig_plain_reverse",
+           "contig_reverse_with_trace", "contig_plain_to_athos", "contig_from_outside_with_ioam"}
 
 
 def write(target, name, data):

@@ -22,19 +22,35 @@ namespace ioamfwd::fuzz {
 
 namespace {
 
+// One of the two workers every input goes through: fast paths on (the
+// default) and off, the stages alone, whose outputs must agree.
+struct Side {
+    const char* name;
+    std::unique_ptr<testenv::Forwarder> fw;
+    std::unique_ptr<cp::NdService> nd;  // fuzz_nd only
+    // What it did with the current input.
+    std::vector<testenv::TxFrame> tx;
+    std::vector<dp::TraceRecord> records;
+    std::vector<std::pair<std::string, uint64_t>> nd_counters;
+};
+
 struct State {
     testenv::DpEnv* env = nullptr;
     std::unique_ptr<dp::Snapshot> snap;
-    std::unique_ptr<testenv::Forwarder> fw;
     const char* role = "";
+    Side sides[2] = {{"fast paths", {}, {}, {}, {}, {}}, {"stages", {}, {}, {}, {}, {}}};
+    Side* cur = &sides[0];  // the side running now
     // fuzz_nd only.
-    std::unique_ptr<cp::NdService> nd;
     cp::NdConfig nd_cfg;
     uint64_t now_ms = 0;
 };
 // Far from 0, so no timer of the ND machine ever looks at a negative age.
 constexpr uint64_t kNdStartMs = 1000000;
 State g;
+
+// Both sides' trace timestamps: the same reading, a new one every input.
+timespec g_clock{1700000000, 0};
+void fuzz_clock(timespec* t) { *t = g_clock; }
 
 void hexdump(const char* what, const uint8_t* p, size_t n) {
     std::fprintf(stderr, "%s (%zu octets):", what, n);
@@ -44,10 +60,10 @@ void hexdump(const char* what, const uint8_t* p, size_t n) {
 
 [[noreturn]] void fail(const std::string& why, const uint8_t* in, size_t in_len,
                        const testenv::TxFrame* out = nullptr) {
-    std::fprintf(stderr, "\n*** ioamfwd fuzz_%s: %s\n", g.role, why.c_str());
+    std::fprintf(stderr, "\n*** ioamfwd fuzz_%s (%s): %s\n", g.role, g.cur->name, why.c_str());
     hexdump("input frame", in, in_len);
     if (out) hexdump("transmitted frame", out->bytes.data(), out->bytes.size());
-    std::fprintf(stderr, "counters: %s\n", g.fw->nonzero_drops().c_str());
+    std::fprintf(stderr, "counters: %s\n", g.cur->fw->nonzero_drops().c_str());
     std::abort();
 }
 
@@ -120,21 +136,103 @@ uint16_t make_layouts(const uint8_t* frame, size_t size, bool all, rte_mbuf** ou
 void check_sent(uint16_t in_port, const uint8_t* in, size_t in_len) {
     testenv::DpEnv& env = *g.env;
     if (!env.tx_error().empty()) fail(env.tx_error(), in, in_len);
-    for (const testenv::TxFrame& f : env.take_tx()) {
+    for (testenv::TxFrame& f : env.take_tx()) {
         check_output(f, in_port, in, in_len);
-        if (g.nd) check_nd_output(f, in, in_len);
+        if (g.cur->nd) check_nd_output(f, in, in_len);
+        g.cur->tx.push_back(std::move(f));
     }
     dp::TraceRecord recs[8];
     while (unsigned k = env.export_ring().pop_burst(recs, 8))
-        for (unsigned i = 0; i < k; ++i)
+        for (unsigned i = 0; i < k; ++i) {
             if (cp::trace_record_json(recs[i], "eth0").empty())
                 fail("an exported trace formats as nothing", in, in_len);
+            g.cur->records.push_back(recs[i]);
+        }
+}
+
+bool same_record(const dp::TraceRecord& a, const dp::TraceRecord& b) {
+    return a.time_ns == b.time_ns && std::memcmp(a.src, b.src, 16) == 0 &&
+           std::memcmp(a.dst, b.dst, 16) == 0 && a.port == b.port && a.event == b.event &&
+           std::memcmp(a.trace_hdr, b.trace_hdr, 8) == 0 && a.data_len == b.data_len &&
+           a.data_len <= sizeof a.data && std::memcmp(a.data, b.data, a.data_len) == 0;
+}
+
+// The first counter on which the two sides disagree, or empty.
+std::string counters_differ(const dp::WorkerStats& a, const dp::WorkerStats& b) {
+    auto differ = [](const char* what, const char* name, uint64_t x, uint64_t y) {
+        return std::string(what) + " " + name + ": " + std::to_string(x) + " with the fast paths, " +
+               std::to_string(y) + " with the stages";
+    };
+    for (unsigned i = 0; i < dp::kDropCount; ++i)
+        if (a.drops[i].get() != b.drops[i].get())
+            return differ("drop", dp::drop_name(dp::Drop(i)), a.drops[i].get(), b.drops[i].get());
+    for (unsigned i = 0; i < dp::kIoamEventCount; ++i)
+        if (a.ioam[i].get() != b.ioam[i].get())
+            return differ("event", dp::ioam_event_name(dp::IoamEvent(i)), a.ioam[i].get(),
+                          b.ioam[i].get());
+    for (unsigned i = 0; i < dp::kIcmpEventCount; ++i)
+        if (a.icmp[i].get() != b.icmp[i].get())
+            return differ("event", dp::icmp_event_name(dp::IcmpEvent(i)), a.icmp[i].get(),
+                          b.icmp[i].get());
+    for (unsigned p = 0; p < dp::kMaxPorts; ++p) {
+        if (a.rx[p].get() != b.rx[p].get())
+            return differ("rx of port", std::to_string(p).c_str(), a.rx[p].get(), b.rx[p].get());
+        if (a.tx[p].get() != b.tx[p].get())
+            return differ("tx of port", std::to_string(p).c_str(), a.tx[p].get(), b.tx[p].get());
+    }
+    return "";
+}
+
+// Each input starts with workers that remember nothing of the last one
+// (the fast path's back-off after a burst it could not take, sampling
+// counters, ICMP tokens), so that it replays alone as it ran; the counters
+// (WorkerStats) go on adding up.
+void fresh_workers() {
+    for (Side& sd : g.sides) sd.fw->bp = std::make_unique<dp::BurstProcessor>(sd.fw->cfg);
+}
+
+// The input has been through both sides: the fast paths must have done
+// exactly what the stages did. Clears what the sides collected.
+void compare_sides(const uint8_t* in, size_t in_len) {
+    Side& f = g.sides[0];
+    Side& e = g.sides[1];
+    g.cur = &f;  // fail() prints the fast side's counters
+    const std::string c = counters_differ(f.fw->stats, e.fw->stats);
+    if (!c.empty()) fail("fast paths and stages disagree on a counter: " + c, in, in_len);
+    if (f.tx.size() != e.tx.size())
+        fail("fast paths transmitted " + std::to_string(f.tx.size()) + " frame(s), the stages " +
+                 std::to_string(e.tx.size()),
+             in, in_len);
+    for (size_t i = 0; i < f.tx.size(); ++i)
+        if (f.tx[i].port != e.tx[i].port || f.tx[i].bytes != e.tx[i].bytes ||
+            f.tx[i].nb_segs != e.tx[i].nb_segs) {
+            hexdump("frame the stages transmitted", e.tx[i].bytes.data(), e.tx[i].bytes.size());
+            fail("transmitted frame " + std::to_string(i) + " differs: port " +
+                     std::to_string(f.tx[i].port) + "/" + std::to_string(e.tx[i].port) +
+                     ", segments " + std::to_string(f.tx[i].nb_segs) + "/" +
+                     std::to_string(e.tx[i].nb_segs) + " (fast paths/stages)",
+                 in, in_len, &f.tx[i]);
+        }
+    if (f.records.size() != e.records.size())
+        fail("fast paths exported " + std::to_string(f.records.size()) + " trace(s), the stages " +
+                 std::to_string(e.records.size()),
+             in, in_len);
+    for (size_t i = 0; i < f.records.size(); ++i)
+        if (!same_record(f.records[i], e.records[i]))
+            fail("exported trace " + std::to_string(i) + " differs", in, in_len);
+    if (f.nd_counters != e.nd_counters)
+        fail("fast paths and stages leave the ND service with different counters", in, in_len);
+    for (Side& sd : g.sides) {
+        sd.tx.clear();
+        sd.records.clear();
+        sd.nd_counters.clear();
+    }
 }
 
 void run_burst(uint16_t in_port, const uint8_t* data, size_t size) {
     rte_mbuf* burst[4];
     const uint16_t n = make_layouts(data, size, true, burst, data, size);
-    g.fw->run(*g.snap, in_port, burst, n);
+    g.cur->fw->run(*g.snap, in_port, burst, n);
 
     if (const unsigned in_use = g.env->mbufs_in_use())
         fail(std::to_string(in_use) + " mbuf(s) not back in the pool after the burst", data, size);
@@ -147,27 +245,28 @@ void run_burst(uint16_t in_port, const uint8_t* data, size_t size) {
 // segment of a packet the ND machine holds. (Each round can only add solicitations for packets the
 // previous one routed, so a few rounds always do.)
 void nd_settle(uint16_t in_port, const uint8_t* in, size_t in_len) {
-    dp::NdChannel& ch = g.nd->channel();
+    Side& sd = *g.cur;
+    dp::NdChannel& ch = sd.nd->channel();
     for (int round = 0;; ++round) {
-        g.nd->poll(*g.snap, g.now_ms);
+        sd.nd->poll(*g.snap, g.now_ms);
         if (!ch.has_injected(0)) break;
         if (round == 8)
             fail("the ND service and the worker keep injecting and holding", in, in_len);
-        while (ch.has_injected(0)) g.fw->bp->drain_injected(*g.snap);
-        g.fw->bp->flush();
+        while (ch.has_injected(0)) sd.fw->bp->drain_injected(*g.snap);
+        sd.fw->bp->flush();
     }
     check_sent(in_port, in, in_len);
     const unsigned in_use = g.env->mbufs_in_use();
-    const size_t held = g.nd->held();
+    const size_t held = sd.nd->held();
     // IOAMFWD_FUZZ_ND_STATS=1: what each step did (to see that a seed
     // reaches what it was written for).
     if (std::getenv("IOAMFWD_FUZZ_ND_STATS")) {
         std::string line;
-        for (const auto& [name, v] : g.nd->counter_list())
+        for (const auto& [name, v] : sd.nd->counter_list())
             if (v) line += " " + name + "=" + std::to_string(v);
-        std::fprintf(stderr, "t=%llu in_use=%u held=%zu nd:%s | drops: %s\n",
+        std::fprintf(stderr, "%s: t=%llu in_use=%u held=%zu nd:%s | drops: %s\n", sd.name,
                      (unsigned long long)(g.now_ms - kNdStartMs), in_use, held, line.c_str(),
-                     g.fw->nonzero_drops().c_str());
+                     sd.fw->nonzero_drops().c_str());
     }
     // A held packet is one or two segments (the two-segment layout); a lost
     // mbuf that hides behind that slack still fails the final check.
@@ -187,18 +286,25 @@ void packet_init_nd(const char* role, const char* yaml) {
     g.nd_cfg.max_solicit = 3;
     g.nd_cfg.max_entries = 8;
     g.nd_cfg.queue_per_neighbor = 2;
-    g.nd = std::make_unique<cp::NdService>();
-    std::string err;
-    if (!g.nd->init(1, g.nd_cfg, g.env->pool(), nullptr, err)) {
-        std::fprintf(stderr, "fuzz_%s: the ND service does not start: %s\n", role, err.c_str());
-        std::exit(1);
+    for (Side& sd : g.sides) {
+        sd.nd = std::make_unique<cp::NdService>();
+        std::string err;
+        if (!sd.nd->init(1, g.nd_cfg, g.env->pool(), nullptr, err)) {
+            std::fprintf(stderr, "fuzz_%s: the ND service does not start: %s\n", role,
+                         err.c_str());
+            std::exit(1);
+        }
+        sd.fw->cfg.neighbors = &sd.nd->cache();
+        sd.fw->cfg.nd = &sd.nd->channel();
     }
-    g.fw->cfg.neighbors = &g.nd->cache();
-    g.fw->cfg.nd = &g.nd->channel();
     g.now_ms = kNdStartMs;
 }
 
-void packet_nd_input(const uint8_t* data, size_t size) {
+namespace {
+
+// The whole script through the side g.cur; it ends with no mbuf out.
+void run_nd_script(const uint8_t* data, size_t size) {
+    Side& sd = *g.cur;
     size_t i = 0;
     uint16_t port = 0;
     while (i < size) {
@@ -216,7 +322,7 @@ void packet_nd_input(const uint8_t* data, size_t size) {
             rte_mbuf* burst[4];
             const uint16_t n = make_layouts(frame, std::min<size_t>(len, testenv::kMaxFrame),
                                             (c & 2) != 0, burst, data, size);
-            g.fw->run(*g.snap, port, burst, n);
+            sd.fw->run(*g.snap, port, burst, n);
         }
         nd_settle(port, data, size);
     }
@@ -227,18 +333,31 @@ void packet_nd_input(const uint8_t* data, size_t size) {
         g.now_ms += g.nd_cfg.retrans_ms;
         nd_settle(port, data, size);
     }
-    if (g.nd->held() != 0)
-        fail(std::to_string(g.nd->held()) + " packet(s) still held long after their neighbour "
+    if (sd.nd->held() != 0)
+        fail(std::to_string(sd.nd->held()) + " packet(s) still held long after their neighbour "
              "should have failed", data, size);
     if (const unsigned in_use = g.env->mbufs_in_use())
         fail(std::to_string(in_use) + " mbuf(s) not back in the pool once every resolution ended",
              data, size);
+    sd.nd_counters = sd.nd->counter_list();
     // A fresh ND state for the next input: each input is reproducible alone.
-    g.nd->shutdown();
+    sd.nd->shutdown();
     std::string err;
-    if (!g.nd->init(1, g.nd_cfg, g.env->pool(), nullptr, err))
+    if (!sd.nd->init(1, g.nd_cfg, g.env->pool(), nullptr, err))
         fail("the ND service does not start again: " + err, data, size);
     g.now_ms = kNdStartMs;
+}
+
+}  // namespace
+
+void packet_nd_input(const uint8_t* data, size_t size) {
+    g_clock.tv_sec++;
+    fresh_workers();
+    for (Side& sd : g.sides) {
+        g.cur = &sd;
+        run_nd_script(data, size);
+    }
+    compare_sides(data, size);
 }
 
 void packet_init(const char* role, const char* yaml) {
@@ -255,12 +374,29 @@ void packet_init(const char* role, const char* yaml) {
         std::fprintf(stderr, "fuzz_%s: the role's configuration is refused: %s\n", role, e.what());
         std::exit(1);
     }
-    g.fw = std::make_unique<testenv::Forwarder>(*g.env);
+    // The ICMP rate limit runs on the TSC, which the two sides do not share:
+    // a bucket that never empties keeps their errors equal.
+    g.snap->icmp_burst = 1u << 30;
+    for (int k = 0; k < 2; ++k) {
+        Side& sd = g.sides[k];
+        sd.fw = std::make_unique<testenv::Forwarder>(*g.env);
+        sd.fw->cfg.fast_paths = k == 0;
+        sd.fw->cfg.clock = fuzz_clock;
+    }
 }
 
 void packet_one_input(const uint8_t* data, size_t size) {
     if (size > testenv::kMaxFrame) size = testenv::kMaxFrame;
-    for (uint16_t port = 0; port < testenv::kPorts; ++port) run_burst(port, data, size);
+    g_clock.tv_sec++;
+    g_clock.tv_nsec = long(size) * 1000003 % 1000000000;
+    fresh_workers();
+    for (uint16_t port = 0; port < testenv::kPorts; ++port) {
+        for (Side& sd : g.sides) {
+            g.cur = &sd;
+            run_burst(port, data, size);
+        }
+        compare_sides(data, size);
+    }
 }
 
 }  // namespace ioamfwd::fuzz

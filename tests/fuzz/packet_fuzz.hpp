@@ -16,6 +16,12 @@
 //   - no IOAM leaves by an edge port, and none that arrived by an edge port
 //     with policy strip or drop gets through (RFC 9486 §6);
 //   - every exported trace record formats as JSON.
+// Every input also runs through a second worker with its fast paths off
+// (WorkerConfig::fast_paths), so every burst takes the exact stages; both
+// read the same fixed clock and neither runs out of ICMP tokens (the bucket
+// runs on the TSC they do not share). The two must transmit the same frames
+// (port, octets, segments) in the same order, export the same trace records
+// and end with the same counters.
 // A failed check prints the input and the frame and aborts, so libFuzzer
 // keeps the input as a crash.
 
@@ -51,7 +57,9 @@ void packet_one_input(const uint8_t* data, size_t size);
 //     Solicitation or Advertisement it sends is one check_nd accepts.
 // After the script the clock runs on until every resolution has succeeded
 // or failed: then no mbuf is out of the pool. The ND state is rebuilt for
-// the next input, so each input is reproducible on its own.
+// the next input, so each input is reproducible on its own. The whole script
+// runs once with the fast paths and once without, each side with its own
+// NdService: frames, traces, worker and ND counters must agree.
 
 /// Called from LLVMFuzzerInitialize instead of packet_init.
 void packet_init_nd(const char* role, const char* yaml);
