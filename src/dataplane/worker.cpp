@@ -101,6 +101,36 @@ struct Worker {
     // the fast path rests for a while instead of paying it every burst.
     static constexpr unsigned kPlainBackoff = 16;
     unsigned plain_rest = 0;
+    // IOAM insertion on the fast path (forward_inserting): one plan per encap
+    // route a burst meets. Built while the burst qualifies, so it holds
+    // nothing a bail would have to undo; the header it copies is prepared
+    // only once every packet has qualified.
+    static constexpr unsigned kInsertPlans = 4;
+    struct InsertPlan {
+        const NextHop* nh;
+        uint16_t encap;       // index into Snapshot::encaps
+        bool inline_mode;
+        uint16_t grow;        // octets prepended in front of the packet's headers
+        uint16_t out_port;
+        const rte_ether_addr* mac;
+        // Largest packet (l3 octets) that may get the header: the egress MTU
+        // less the growth, or 0 when none may (next hop MAC unknown, edge
+        // egress), so one compare per packet says both.
+        uint32_t max_l3;
+        uint32_t freq_k, freq_n;
+        uint32_t counter;     // the route's freq counter as this burst leaves it
+        uint32_t inserted;    // packets of the burst that get the header
+        IoamEvent outcome;    // TraceFilled, TraceOverflowSet or SkipUnknownNamespace
+        // Where this node's per-packet fields sit in `hdr` (-1: not in the type).
+        int16_t hl_off, hl_wide_off, qd_off;
+        uint16_t hdr_len;
+        // The Ethernet header as send would write it (both MACs).
+        uint8_t eth[sizeof(wire::EtherHdr)];
+        // What goes after the Ethernet header (encap: outer IPv6 header, then
+        // the Hop-by-Hop header) or after the IPv6 header (inline: the HbH).
+        alignas(16) uint8_t hdr[sizeof(wire::Ipv6Hdr) + kIoamHbhMax];
+    };
+    InsertPlan plans[kInsertPlans]{};
 
     void count(Drop d, uint64_t n = 1) { st.drops[unsigned(d)].add(n); }
     void count(IoamEvent e, uint64_t n = 1) { st.ioam[unsigned(e)].add(n); }
@@ -144,6 +174,13 @@ struct Worker {
     const NodeDataTemplate& node_template(const BurstHop& bh, const NamespaceData* ns,
                                           uint32_t type, const PacketMeta& pm,
                                           uint32_t queue_depth);
+    // forward_plain's route and send passes for a burst that also meets
+    // encap routes; same contract as forward_plain.
+    bool forward_inserting(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                           const uint64_t* fib_nhs, const uint32_t* l3_len);
+    InsertPlan* insert_plan(const Snapshot& s, const NextHop& nh, unsigned& n_plans);
+    void prepare_insert(const Snapshot& s, InsertPlan& p, BurstHop& bh);
+    void insert_and_send(rte_mbuf* m, const InsertPlan& p, uint32_t l3_len, uint32_t queue_depth);
     /// Returns the number of decapsulated packets left in `inner` and of the
     /// ICMPv6 messages built in `answers`.
     void stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -157,6 +194,7 @@ struct Worker {
     void hand_to_nd(rte_mbuf* m, const PacketMeta& pm, uint16_t in_port);
     void drain_injected(const Snapshot& s);
     void enqueue(rte_mbuf* m, uint16_t port);
+    void flush_tx(uint16_t port);
 };
 
 using addr::is_all_nodes;
@@ -902,11 +940,18 @@ void Worker::drain_injected(const Snapshot& s) {
     }
 }
 
-void Worker::enqueue(rte_mbuf* m, uint16_t port) {
+// Every forwarded packet passes here: always inlined (GCC stopped doing it
+// by itself once it had enough callers, ~20 instructions per packet), with
+// the rare transmit out of line.
+[[gnu::always_inline]] inline void Worker::enqueue(rte_mbuf* m, uint16_t port) {
     TxBuffer& b = tx[port];
     b.pkts[b.n++] = m;
     b.segs += m->nb_segs;
-    if (b.n >= kBurst) b.flush(port, uint16_t(cfg.index), st);
+    if (b.n >= kBurst) flush_tx(port);
+}
+
+[[gnu::noinline]] void Worker::flush_tx(uint16_t port) {
+    tx[port].flush(port, uint16_t(cfg.index), st);
 }
 
 void Worker::stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -1064,6 +1109,8 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         const NextHop& nh = s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0];
         // No route, encap, unknown MAC or too big: the stages decide.
         if (!nh.plain || l3_len[i] > s.ports[nh.port].mtu) {
+            if (nh.encap && origin == Origin::Wire)
+                return forward_inserting(s, in_port, pkts, n, fib_nhs, l3_len);
             plain_rest = kPlainBackoff;
             return false;
         }
@@ -1071,6 +1118,276 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     }
     for (uint16_t i = 0; i < n; ++i) send(s, pkts[i], hops[i]->port, hops[i]->dst_mac, false);
     return true;
+}
+
+// A burst of plain received packets of which some take encap routes:
+// forward_plain's header pass has passed them all (that is everything
+// stage_parse and stage_route check before choose_encap). This is the rest
+// of stage_route, stage_encap, stage_ioam and stage_output for such a burst,
+// fused: a route pass that decides each packet without touching it, then,
+// once all have qualified, one pass that inserts and sends. Packets the
+// stages would drop, hold for neighbour discovery, strip at an edge or grow
+// by shifting their payload make the whole burst go to the stages, as in
+// forward_plain; neither the packets nor the freq counters have changed by
+// then.
+// Out of line: plain forwarding's loop stays as it was.
+[[gnu::noinline]] bool Worker::forward_inserting(const Snapshot& s, uint16_t in_port,
+                                                 rte_mbuf** pkts, uint16_t n,
+                                                 const uint64_t* fib_nhs, const uint32_t* l3_len) {
+    const InsertPlan* plan_of[kBurst];  // null: forwarded as it is
+    uint16_t out_port[kBurst];           // for those
+    const rte_ether_addr* mac[kBurst];
+    unsigned n_plans = 0;
+    uint32_t sampled_out = 0;
+    const size_t n_nexthops = s.nexthops.size();
+    // Bursts mostly go to one route: its plan is remembered.
+    const NextHop* last_nh = nullptr;
+    InsertPlan* p = nullptr;
+    uint16_t i = 0;
+    for (; i < n; ++i) {
+        const NextHop& nh = s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0];
+        plan_of[i] = nullptr;
+        if (nh.plain) {
+            if (l3_len[i] > s.ports[nh.port].mtu) break;
+            out_port[i] = nh.port;
+            mac[i] = &nh.dst_mac;
+            continue;
+        }
+        if (&nh != last_nh) {
+            if (nh.kind != NextHop::Kind::Forward || !nh.encap) break;
+            p = insert_plan(s, nh, n_plans);
+            if (!p) break;
+            last_nh = &nh;
+        }
+        // choose_encap's sampling, on the plan's copy of the counter.
+        const uint32_t c = p->counter++;
+        if (p->freq_n != 1 && c % p->freq_n >= p->freq_k) {
+            // Sampled out: the route forwards it as a plain one would.
+            if (!nh.resolved || nh.on_link || l3_len[i] > s.ports[nh.port].mtu) break;
+            ++sampled_out;
+            out_port[i] = nh.port;
+            mac[i] = &nh.dst_mac;
+            continue;
+        }
+        // IoamMtuExceeded, an unknown MAC, an edge egress and the payload
+        // shift (no headroom) are the stages' cases.
+        if (l3_len[i] > p->max_l3 || rte_pktmbuf_headroom(pkts[i]) < p->grow) break;
+        ++p->inserted;
+        plan_of[i] = p;
+    }
+    if (i < n) {
+        plain_rest = kPlainBackoff;
+        return false;
+    }
+
+    // Every packet qualified: from here on the burst is the fast path's.
+    BurstHop bh = burst_hop(s, in_port, Origin::Wire);
+    uint32_t inserted = 0;
+    bool queue_depth = false;
+    for (unsigned j = 0; j < n_plans; ++j) {
+        InsertPlan& q = plans[j];
+        freq_counter[q.encap] = q.counter;
+        if (!q.inserted) continue;
+        prepare_insert(s, q, bh);
+        inserted += q.inserted;
+        count(q.outcome, q.inserted);
+        queue_depth |= q.qd_off >= 0;
+    }
+    if (inserted) count(IoamEvent::Inserted, inserted);
+    if (sampled_out) count(IoamEvent::SampledOut, sampled_out);
+
+    // Queue depth as stage_ioam reports it: what the port's buffer held when
+    // the burst began plus the segments of the burst's packets sent there
+    // before this one. Enqueueing as we go would also count flushes, so each
+    // port's start is taken at its first packet (until then nothing of this
+    // burst went to it). Only a trace type with the field needs it.
+    static_assert(kMaxPorts <= 64, "one bit per port");
+    uint32_t ahead[kMaxPorts];
+    uint64_t seen = 0;
+    for (i = 0; i < n; ++i) {
+        rte_mbuf* m = pkts[i];
+        const InsertPlan* q = plan_of[i];
+        uint32_t depth = 0;
+        if (queue_depth) {
+            const uint16_t port = q ? q->out_port : out_port[i];
+            if (!(seen >> port & 1)) {
+                ahead[port] = tx[port].segs;
+                seen |= uint64_t(1) << port;
+            }
+            depth = ahead[port];
+            ahead[port] += m->nb_segs;
+        }
+        if (q)
+            insert_and_send(m, *q, l3_len[i], depth);
+        else
+            send(s, m, out_port[i], *mac[i], false);
+    }
+    return true;
+}
+
+// The burst's plan for this encap route, made on its first packet: what
+// choose_encap and stage_encap would decide for every selected packet of the
+// route, since none of it depends on the packet (origin Wire, no
+// Hop-by-Hop header). Null when the burst meets more routes than there are
+// plans.
+Worker::InsertPlan* Worker::insert_plan(const Snapshot& s, const NextHop& nh, unsigned& n_plans) {
+    const uint16_t idx = uint16_t(nh.encap - 1u);
+    for (unsigned k = 0; k < n_plans; ++k)
+        if (plans[k].encap == idx) return plans[k].nh == &nh ? &plans[k] : nullptr;
+    if (n_plans == kInsertPlans) return nullptr;
+    InsertPlan& p = plans[n_plans++];
+    const EncapProfile& e = s.encaps[idx];
+    p.nh = &nh;
+    p.encap = idx;
+    p.freq_k = e.freq_k;
+    p.freq_n = e.freq_n;
+    p.counter = freq_counter[idx];
+    p.inserted = 0;
+    // Received packets: "auto" means encap (its mode says so).
+    p.inline_mode = e.mode == EncapProfile::Mode::Inline;
+    if (p.inline_mode) {
+        p.grow = e.hbh_len;
+        p.out_port = nh.port;
+        p.mac = nh.resolved && !nh.on_link ? &nh.dst_mac : nullptr;
+    } else {
+        p.grow = e.overhead();
+        p.out_port = e.tunnel_port;
+        p.mac = e.tunnel_ok && e.tunnel_resolved ? &e.tunnel_mac : nullptr;
+    }
+    const uint32_t mtu = s.ports[p.out_port].mtu;
+    p.max_l3 = p.mac && !s.ports[p.out_port].edge && mtu > p.grow ? mtu - p.grow : 0;
+    return &p;
+}
+
+// The header the plan's packets get, filled in advance with this node's
+// data: the inserted trace is empty, so that data always lands at the same
+// place and comes out of the same template as in stage_ioam. Only the hop
+// limit (and queue depth, when the type has it) differ per packet; their
+// offsets are kept. Encap also lays out the outer header here, leaving
+// traffic class and flow label, payload length and hop limit to the packet.
+void Worker::prepare_insert(const Snapshot& s, InsertPlan& p, BurstHop& bh) {
+    constexpr uint16_t kIp6 = sizeof(wire::Ipv6Hdr);
+    const EncapProfile& e = s.encaps[p.encap];
+    uint8_t* hbh = p.hdr;
+    if (!p.inline_mode) {
+        auto* outer = reinterpret_cast<wire::Ipv6Hdr*>(p.hdr);
+        std::memset(outer, 0, kIp6);
+        outer->next_header = wire::kProtoHopByHop;
+        std::memcpy(outer->src, e.tunsrc, 16);
+        std::memcpy(outer->dst, e.tundst, 16);
+        hbh += kIp6;
+    }
+    std::memcpy(hbh, e.hbh, e.hbh_len);
+    hbh[0] = wire::kProtoIpv6;  // inline: replaced per packet
+    p.hdr_len = uint16_t(hbh - p.hdr + e.hbh_len);
+    auto* eth = reinterpret_cast<wire::EtherHdr*>(p.eth);
+    std::memcpy(eth->dst, p.mac->addr_bytes, 6);
+    std::memcpy(eth->src, s.ports[p.out_port].mac.addr_bytes, 6);
+    store_be16(eth->ether_type, wire::kEtherTypeIpv6);  // forward_plain checked it
+    p.hl_off = p.hl_wide_off = p.qd_off = NodeDataTemplate::kNone;
+
+    uint8_t* opt = hbh + kIoamHbhOptOffset;
+    const auto* th = reinterpret_cast<const wire::IoamTraceHdr*>(opt + sizeof(wire::IoamOptHdr));
+    const NamespaceData* ns = s.find_namespace(load_be16(th->namespace_id));
+    if (!ns) {
+        p.outcome = IoamEvent::SkipUnknownNamespace;
+        return;
+    }
+    const uint32_t type = wire::trace_type(*th);
+    if (!bh.have_time && trace::wants_time(type)) read_clock(bh);
+    HopData hop = bh.base;
+    const PortView& out = s.ports[p.out_port];
+    hop.egress_id = out.ioam_id;
+    hop.egress_wide = out.ioam_id_wide;
+    hop.hop_limit = 0;    // patched per packet
+    hop.queue_depth = 0;  // patched per packet
+    NodeDataTemplate tp;
+    build_node_template(type, s.node, *ns, hop, tp);
+    switch (fill_trace_from(opt, tp, 0, true, 0)) {
+        case FillOutcome::Filled: p.outcome = IoamEvent::TraceFilled; break;
+        case FillOutcome::OverflowSet: p.outcome = IoamEvent::TraceOverflowSet; break;
+        // An inserted trace has no overflow flag yet.
+        case FillOutcome::OverflowAlready: p.outcome = IoamEvent::SkipOverflowFlag; return;
+    }
+    if (p.outcome != IoamEvent::TraceFilled) return;
+    // Where fill_trace_from put the node data: right after the room left.
+    const int node = int(reinterpret_cast<const uint8_t*>(th) + sizeof(wire::IoamTraceHdr) +
+                         wire::trace_remlen(*th) * 4u - p.hdr);
+    if (tp.hop_limit_off >= 0) p.hl_off = int16_t(node + tp.hop_limit_off);
+    if (tp.hop_limit_wide_off >= 0) p.hl_wide_off = int16_t(node + tp.hop_limit_wide_off);
+    if (tp.queue_depth_off >= 0) p.qd_off = int16_t(node + tp.queue_depth_off);
+}
+
+// `len` (at least 16) octets as a head and a tail copy of fixed sizes that
+// may overlap in the middle: for the usual 24 to 128 octets a libc call or
+// a loop costs more than the copy itself. `to` and `from` must not overlap.
+inline void copy_header(uint8_t* to, const uint8_t* from, unsigned len) {
+    uint8_t* to_end = to + len;
+    const uint8_t* from_end = from + len;
+    if (len <= 32) {
+        std::memcpy(to, from, 16);
+        std::memcpy(to_end - 16, from_end - 16, 16);
+    } else if (len <= 64) {
+        std::memcpy(to, from, 32);
+        std::memcpy(to_end - 32, from_end - 32, 32);
+    } else if (len <= 80) {
+        std::memcpy(to, from, 64);
+        std::memcpy(to_end - 16, from_end - 16, 16);
+    } else {
+        for (; from_end - from > 64; from += 64, to += 64) std::memcpy(to, from, 64);
+        std::memcpy(to_end - 64, from_end - 64, 64);
+    }
+}
+
+// stage_encap (prepend), stage_ioam (the inserted trace) and send for one
+// packet of a qualified burst, from its plan. The hop limit is decremented
+// first, as forwarding does before the encapsulating node's output path.
+inline void Worker::insert_and_send(rte_mbuf* m, const InsertPlan& p, uint32_t l3_len,
+                                    uint32_t queue_depth) {
+    constexpr uint16_t kEth = sizeof(wire::EtherHdr);
+    constexpr uint16_t kIp6 = sizeof(wire::Ipv6Hdr);
+    // The plan in locals: every store into the packet could alias it.
+    const uint16_t grow = p.grow;
+    const bool inline_mode = p.inline_mode;
+    const unsigned hdr_len = p.hdr_len;
+    const int hl_off = p.hl_off, hl_wide_off = p.hl_wide_off, qd_off = p.qd_off;
+    const uint16_t out_port = p.out_port;
+    uint8_t* old = rte_pktmbuf_mtod(m, uint8_t*);
+    auto* inner = reinterpret_cast<wire::Ipv6Hdr*>(old + kEth);
+    const uint8_t hop_limit = uint8_t(inner->hop_limit - 1);
+    auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, grow));
+    auto* ip = reinterpret_cast<wire::Ipv6Hdr*>(d + kEth);
+    uint8_t* at;  // where p.hdr goes
+    if (inline_mode) {
+        // The IPv6 header moves to the front (the ranges overlap: all of it
+        // is loaded first); the Hop-by-Hop header goes behind it.
+        const uint8_t next_header = inner->next_header;
+        uint8_t hdr[kIp6];
+        std::memcpy(hdr, inner, kIp6);
+        std::memcpy(ip, hdr, kIp6);
+        at = d + kEth + kIp6;
+        copy_header(at, p.hdr, hdr_len);
+        at[0] = next_header;
+        ip->next_header = wire::kProtoHopByHop;
+        store_be16(ip->payload_len, uint16_t(l3_len - kIp6 + grow));
+    } else {
+        // RFC 2473, Linux style: the inner traffic class and flow label.
+        uint8_t vtc_flow[4];
+        std::memcpy(vtc_flow, inner->vtc_flow, 4);
+        inner->hop_limit = hop_limit;
+        at = d + kEth;
+        copy_header(at, p.hdr, hdr_len);
+        std::memcpy(ip->vtc_flow, vtc_flow, 4);
+        store_be16(ip->payload_len, uint16_t(l3_len + grow - kIp6));
+    }
+    ip->hop_limit = hop_limit;
+    if (hl_off >= 0) at[hl_off] = hop_limit;
+    if (hl_wide_off >= 0) at[hl_wide_off] = hop_limit;
+    if (qd_off >= 0) store_be32(at + qd_off, queue_depth);
+    // What send does, with the MACs of the plan.
+    std::memcpy(d, p.eth, 8);
+    std::memcpy(d + 6, p.eth + 6, 8);
+    enqueue(m, out_port);
 }
 
 void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
