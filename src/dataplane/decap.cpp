@@ -13,9 +13,6 @@ constexpr uint32_t kIp6 = sizeof(wire::Ipv6Hdr);
 // Option headers that may sit between the outer header and the inner packet
 // (a tunnel encapsulation limit lives in Destination Options, RFC 2473 §5.1).
 constexpr int kMaxOuterExtHeaders = 4;
-
-uint8_t ecn_of(const uint8_t* ip) { return (ip[1] >> 4) & 3; }
-void set_ecn(uint8_t* ip, uint8_t ecn) { ip[1] = uint8_t((ip[1] & 0xcf) | (ecn << 4)); }
 }  // namespace
 
 Drop locate_inner(const rte_mbuf* m, uint32_t l3_len, uint32_t& inner_off) {
@@ -49,17 +46,10 @@ Drop decapsulate(rte_mbuf* m, uint32_t l3_len, bool enabled) {
     const Drop found = locate_inner(m, l3_len, off);
     if (found != Drop::kCount) return found;
     if (!enabled) return Drop::DecapDisabled;
-    uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
-    uint8_t* ip = d + kEth;
-    uint8_t* inner = ip + off;
-
-    uint8_t ecn = ecn_of(inner);
-    if (!rfc6040_decapsulate(ecn_of(ip), ecn)) return Drop::DecapEcn;
-    set_ecn(inner, ecn);
-    // Keep the Ethernet header in front of the inner packet; the outer bytes
-    // go back to the headroom.
-    std::memmove(d + off, d, kEth);
-    rte_pktmbuf_adj(m, uint16_t(off));
+    const uint8_t* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, kEth);
+    uint8_t ecn = ipv6_ecn(ip + off);
+    if (!rfc6040_decapsulate(ipv6_ecn(ip), ecn)) return Drop::DecapEcn;
+    remove_outer(m, off, ecn);
     return Drop::kCount;
 }
 

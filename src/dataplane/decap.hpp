@@ -6,8 +6,11 @@
 #include <rte_mbuf.h>
 
 #include <cstdint>
+#include <cstring>
 
+#include "common/ioam_wire.hpp"
 #include "dataplane/counters.hpp"
+#include "dataplane/ecn.hpp"
 
 namespace ioamfwd::dp {
 
@@ -20,5 +23,19 @@ Drop locate_inner(const rte_mbuf* m, uint32_t l3_len, uint32_t& inner_off);
 /// Returns Drop::kCount when `m` now holds Ethernet + the inner packet,
 /// Drop::LocalDelivery when it is not a tunnel, or why it was refused.
 Drop decapsulate(rte_mbuf* m, uint32_t l3_len, bool enabled);
+
+/// decapsulate()'s last step, for a caller that has located the inner
+/// packet itself (`inner_off` from the outer IPv6 header) and decided the
+/// ECN codepoint it leaves with (RFC 6040): `m` then holds Ethernet + the
+/// inner packet. Inline: the worker's fused path runs it per packet.
+inline void remove_outer(rte_mbuf* m, uint32_t inner_off, uint8_t inner_ecn) {
+    uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+    set_ipv6_ecn(d + sizeof(wire::EtherHdr) + inner_off, inner_ecn);
+    // Keep the Ethernet header in front of the inner packet; the outer bytes
+    // go back to the headroom. The inner packet starts at least a whole IPv6
+    // header in: the two copies of the Ethernet header cannot overlap.
+    std::memcpy(d + inner_off, d, sizeof(wire::EtherHdr));
+    rte_pktmbuf_adj(m, uint16_t(inner_off));
+}
 
 }  // namespace ioamfwd::dp

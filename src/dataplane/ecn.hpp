@@ -24,4 +24,11 @@ constexpr bool rfc6040_decapsulate(uint8_t outer, uint8_t& inner) {
     return true;
 }
 
+/// The ECN codepoint of the IPv6 header at `ip` (the low two bits of the
+/// traffic class) and its replacement.
+inline uint8_t ipv6_ecn(const uint8_t* ip) { return (ip[1] >> 4) & 3; }
+inline void set_ipv6_ecn(uint8_t* ip, uint8_t ecn) {
+    ip[1] = uint8_t((ip[1] & 0xcf) | (ecn << 4));
+}
+
 }  // namespace ioamfwd::dp

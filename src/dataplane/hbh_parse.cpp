@@ -32,14 +32,8 @@ Drop check_ioam_option(const uint8_t* opt, uint32_t off, bool enabled, Ipv6Parse
         ++out.skip_option_type;
         return kOk;
     }
-    if (opt_len < 2 + sizeof(wire::IoamTraceHdr)) return Drop::IoamTraceTruncated;
-    const auto* trace = reinterpret_cast<const wire::IoamTraceHdr*>(opt + 4);
-    if (opt_len < 2 + sizeof(wire::IoamTraceHdr) + wire::trace_remlen(*trace) * 4u)
-        return Drop::IoamTraceMalformed;
-    // A NodeLen that disagrees with the type lets a writer run past the option
-    // (the 2026 Linux heap overflow): refuse it before anything is written.
-    if (wire::trace_nodelen(*trace) != trace::nodelen_words(wire::trace_type(*trace)))
-        return Drop::IoamNodelenMismatch;
+    const Drop bad = check_trace_option(opt);
+    if (bad != kOk) return bad;
     out.trace_off[out.n_trace++] = uint16_t(off);
     return kOk;
 }
@@ -96,22 +90,6 @@ Drop parse_hbh_options(const uint8_t* ip, uint32_t hbh_len, bool enabled, Ipv6Pa
     return kOk;
 }
 
-// Where the IOAM option sits in the layout Linux and ioam_hbh_build write.
-constexpr uint32_t kStdOptOff = 4;
-
-// The layout nearly every IOAM packet carries (Linux's and ours): PadN(2),
-// one IOAM option filling the header, and at most a trailing PadN(4). For it
-// the TLV walk would accept the padding, count one option and call
-// check_ioam_option at offset 4, so recognising it with a few compares and
-// calling that directly gives the same verdict. Anything else takes the walk.
-bool standard_ioam_layout(const uint8_t* h, uint32_t hbh_len) {
-    if (h[2] != wire::kOptPadN || h[3] != 0 || h[kStdOptOff] != wire::kOptIoam) return false;
-    const uint32_t end = kStdOptOff + 2 + uint32_t(h[kStdOptOff + 1]);
-    if (end == hbh_len) return true;
-    // PadN carrying two zero octets: 01 02 00 00.
-    return end + 4 == hbh_len && load_be32(h + end) == 0x01020000u;
-}
-
 }  // namespace
 
 Drop parse_ipv6(const uint8_t* ip, uint32_t contiguous, uint32_t frame_l3, bool ioam_enabled,
@@ -139,9 +117,13 @@ Drop parse_ipv6(const uint8_t* ip, uint32_t contiguous, uint32_t frame_l3, bool 
     const uint32_t hbh_len = (uint32_t(ip[sizeof(wire::Ipv6Hdr) + 1]) + 1) * 8;
     if (sizeof(wire::Ipv6Hdr) + hbh_len > out.l3_len) return Drop::HbhTruncated;
     if (sizeof(wire::Ipv6Hdr) + hbh_len > contiguous) return Drop::HeadersNotContiguous;
+    // The common layout: the TLV walk would accept its padding, count one
+    // option and call check_ioam_option at offset 4, so calling that
+    // directly gives the same verdict.
     if (standard_ioam_layout(ip + sizeof(wire::Ipv6Hdr), hbh_len))
-        return check_ioam_option(ip + sizeof(wire::Ipv6Hdr) + kStdOptOff,
-                                 uint32_t(sizeof(wire::Ipv6Hdr)) + kStdOptOff, ioam_enabled, out);
+        return check_ioam_option(ip + sizeof(wire::Ipv6Hdr) + kStdIoamOptOff,
+                                 uint32_t(sizeof(wire::Ipv6Hdr)) + kStdIoamOptOff, ioam_enabled,
+                                 out);
     return parse_hbh_options(ip, hbh_len, ioam_enabled, out);
 }
 

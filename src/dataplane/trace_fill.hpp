@@ -99,36 +99,68 @@ inline uint8_t* claim_trace_room(wire::IoamTraceHdr* t, unsigned nodelen, unsign
     return reinterpret_cast<uint8_t*>(t) + sizeof(wire::IoamTraceHdr) + left * 4;
 }
 
+/// What a fill takes from a template, read out once: a caller filling a
+/// run of traces from one template keeps this in registers, where the
+/// template itself would be read again after every write into a packet
+/// (the compiler cannot rule out that the writes alias it).
+struct FillPlan {
+    const uint8_t* data;
+    unsigned len;    // octets copied: node data and snapshot
+    unsigned sclen;  // snapshot words claimed besides NodeLen
+    int16_t hl, hl_wide, qd;  // patched offsets, NodeDataTemplate::kNone if absent
+};
+
+/// `patch_queue_depth`: the queue depth field is the packet's (it has an
+/// egress port), not the template's "unavailable".
+inline FillPlan fill_plan(const NodeDataTemplate& tp, bool patch_queue_depth) {
+    FillPlan f;
+    f.data = tp.data;
+    f.len = (tp.nodelen + tp.sclen) * 4u;
+    // An over-long snapshot cannot fit any RemainingLen: ask for more than
+    // the 7-bit field can hold so the trace overflows as with fill_trace.
+    f.sclen = tp.oss_too_long ? 128u : tp.sclen;
+    f.hl = tp.hop_limit_off;
+    f.hl_wide = tp.hop_limit_wide_off;
+    f.qd = patch_queue_depth ? tp.queue_depth_off : NodeDataTemplate::kNone;
+    return f;
+}
+
+/// Writes the node data of `f` at `p`, where claim_trace_room put it.
+inline void write_node_data(uint8_t* p, const FillPlan& f, uint8_t hop_limit,
+                            uint32_t queue_depth) {
+    // Fixed-size pieces (16, then 8, then 4 octets) compile to plain moves;
+    // nothing past our words may be written: the previous node's data is there.
+    const unsigned len = f.len;
+    unsigned off = 0;
+    for (; off + 16 <= len; off += 16) std::memcpy(p + off, f.data + off, 16);
+    if (off + 8 <= len) {
+        std::memcpy(p + off, f.data + off, 8);
+        off += 8;
+    }
+    if (off < len) std::memcpy(p + off, f.data + off, 4);
+    if (f.hl >= 0) p[f.hl] = hop_limit;
+    if (f.hl_wide >= 0) p[f.hl_wide] = hop_limit;
+    if (f.qd >= 0) store_be32(p + f.qd, queue_depth);
+}
+
+/// fill_trace_from with the template's plan.
+inline FillOutcome fill_trace_plan(uint8_t* opt, const FillPlan& f, uint8_t hop_limit,
+                                   uint32_t queue_depth) {
+    auto* t = reinterpret_cast<wire::IoamTraceHdr*>(opt + sizeof(wire::IoamOptHdr));
+    FillOutcome outcome;
+    uint8_t* p = claim_trace_room(t, wire::trace_nodelen(*t), f.sclen, outcome);
+    if (p) write_node_data(p, f, hop_limit, queue_depth);
+    return outcome;
+}
+
 /// fill_trace with the node data taken from `tp`, whose type must equal the
 /// trace's; byte-identical to fill_trace with the same HopData. Inline: it
 /// runs once per trace and is mostly a copy.
 inline FillOutcome fill_trace_from(uint8_t* opt, const NodeDataTemplate& tp, uint8_t hop_limit,
                                    bool patch_queue_depth, uint32_t queue_depth) {
-    auto* t = reinterpret_cast<wire::IoamTraceHdr*>(opt + sizeof(wire::IoamOptHdr));
-    // Everything read from the template first: the writes into the packet
-    // below may alias it as far as the compiler knows.
-    const unsigned len = (tp.nodelen + tp.sclen) * 4u;
-    const int16_t hl = tp.hop_limit_off, hl_wide = tp.hop_limit_wide_off;
-    const int16_t qd = patch_queue_depth ? tp.queue_depth_off : NodeDataTemplate::kNone;
-    // An over-long snapshot cannot fit any RemainingLen: ask for more than
-    // the 7-bit field can hold so the trace overflows as with fill_trace.
-    const unsigned sclen = tp.oss_too_long ? 128u : tp.sclen;
-    FillOutcome outcome;
-    uint8_t* p = claim_trace_room(t, wire::trace_nodelen(*t), sclen, outcome);
-    if (!p) return outcome;
-    // Fixed-size pieces (16, then 8, then 4 octets) compile to plain moves;
-    // nothing past our words may be written: the previous node's data is there.
-    unsigned off = 0;
-    for (; off + 16 <= len; off += 16) std::memcpy(p + off, tp.data + off, 16);
-    if (off + 8 <= len) {
-        std::memcpy(p + off, tp.data + off, 8);
-        off += 8;
-    }
-    if (off < len) std::memcpy(p + off, tp.data + off, 4);
-    if (hl >= 0) p[hl] = hop_limit;
-    if (hl_wide >= 0) p[hl_wide] = hop_limit;
-    if (qd >= 0) store_be32(p + qd, queue_depth);
-    return outcome;
+    // The plan is read before anything is written into the packet.
+    const FillPlan f = fill_plan(tp, patch_queue_depth);
+    return fill_trace_plan(opt, f, hop_limit, queue_depth);
 }
 
 /// The Opaque State Snapshot words Linux writes for a namespace (RFC 9197

@@ -7,6 +7,8 @@
 #include <rte_prefetch.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <ctime>
 #include <cstring>
 
@@ -70,6 +72,58 @@ struct PacketMeta {
 
 enum class NdOutcome : uint8_t { Answered, Consumed, Other };
 
+// What forward_plain's header pass learns about the packets of a burst that
+// are not plain but may take the fused IOAM path (Worker::fused_admit).
+struct FusedBurst {
+    static constexpr uint8_t kTrace = 1;   // a standard one-trace HbH to fill
+    static constexpr uint8_t kTunnel = 2;  // ip6ip6 to us, to decapsulate
+    // kTrace: the trace header is the previous kTrace packet's in every
+    // octet a fill reads, so that packet's claim (outcome, RemainingLen,
+    // where the data goes) is this one's too.
+    static constexpr uint8_t kSame = 4;
+    uint8_t kind[kBurst] = {};  // 0: plain
+    uint8_t n_special = 0;
+    uint8_t n_tunnel = 0;
+    int8_t allowed = -1;    // kinds the burst's port and origin allow; -1: not asked yet
+    uint16_t inner_off[kBurst];  // kTunnel: from the outer IPv6 header
+    uint8_t inner_ecn[kBurst];   // kTunnel: the inner packet's ECN after RFC 6040
+
+    // standard_one_trace for a burst's headers, which are nearly always
+    // alike. 0 when it fails; kTrace, or kTrace | kSame when the header
+    // equals the last one that passed in every octet the checks or a fill
+    // read (all but the next header and the reserved ones): then only the
+    // trailing PadN's content is left to check, its place being fixed by
+    // the octets compared. The last one that passed is the previous kTrace
+    // packet, whose header became the reference if it was not equal to it.
+    uint8_t one_trace(const uint8_t* h, uint32_t hbh_len) {
+        uint64_t a, b;
+        std::memcpy(&a, h, 8);
+        std::memcpy(&b, h + 8, 8);
+        a &= kSigMask[0];
+        b &= kSigMask[1];
+        if (hbh_len == ref_len && a == ref_sig[0] && b == ref_sig[1])
+            return !ref_pad || load_be32(h + hbh_len - 4) == 0x01020000u ? kTrace | kSame : 0;
+        if (!standard_one_trace(h, hbh_len)) return 0;
+        ref_sig[0] = a;
+        ref_sig[1] = b;
+        ref_len = hbh_len;
+        ref_pad = kStdIoamOptOff + 2 + h[kStdIoamOptOff + 1] != hbh_len;
+        return kTrace;
+    }
+
+private:
+    // The header's first 16 octets (standard_one_trace makes sure there are
+    // that many) but the next header, the option's reserved octet and the
+    // trace header's.
+    static constexpr uint64_t kSigMask[2] = {
+        std::bit_cast<uint64_t>(std::array<uint8_t, 8>{0, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0xff}),
+        std::bit_cast<uint64_t>(
+            std::array<uint8_t, 8>{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0})};
+    uint32_t ref_len = 0;  // 0: no reference yet
+    bool ref_pad = false;  // the reference ends in a PadN(4)
+    uint64_t ref_sig[2] = {0, 0};
+};
+
 struct Worker {
     const WorkerConfig& cfg;
     WorkerStats& st;
@@ -87,9 +141,12 @@ struct Worker {
         const NamespaceData* ns;
         uint64_t rest;  // trace type, egress port, has_egress: one compare
     };
+    static uint64_t template_key(uint32_t type, bool has_egress, uint16_t out_port) {
+        return uint64_t(type) | uint64_t(has_egress ? out_port : 0) << 24 |
+               uint64_t(has_egress) << 40;
+    }
     static uint64_t template_key(uint32_t type, const PacketMeta& pm) {
-        return uint64_t(type) | uint64_t(pm.has_egress ? pm.out_port : 0) << 24 |
-               uint64_t(pm.has_egress) << 40;
+        return template_key(type, pm.has_egress, pm.out_port);
     }
     TemplateKey tmpl_key[kTemplates]{};
     NodeDataTemplate tmpl[kTemplates]{};
@@ -172,8 +229,47 @@ struct Worker {
     BurstHop burst_hop(const Snapshot& s, uint16_t in_port, Origin origin);
     void read_clock(BurstHop& bh);
     const NodeDataTemplate& node_template(const BurstHop& bh, const NamespaceData* ns,
+                                          uint32_t type, uint8_t hop_in, bool has_egress,
+                                          uint16_t out_port, uint32_t queue_depth);
+    const NodeDataTemplate& node_template(const BurstHop& bh, const NamespaceData* ns,
                                           uint32_t type, const PacketMeta& pm,
-                                          uint32_t queue_depth);
+                                          uint32_t queue_depth) {
+        return node_template(bh, ns, type, pm.hop_in, pm.has_egress, pm.out_port, queue_depth);
+    }
+    void count_fill_outcomes(const uint32_t* outcomes, uint32_t unknown_ns);
+
+    // forward_plain's extension to IOAM transit and tunnel ends: see
+    // fused_admit. FusedBurst holds what its header pass learnt.
+    uint8_t fused_allowed(const PortView& port, Origin origin) const;
+    bool fused_admit(const PortView& port, Origin origin, const rte_mbuf* m, const uint8_t* ip,
+                     uint32_t l3_len, bool to_us, uint16_t i, FusedBurst& fb);
+    bool fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                       uint8_t (*dsts)[16], const uint32_t* l3_len, uint64_t* fib_nhs,
+                       bool& have_nhs, const FusedBurst& fb);
+    // The trace filling of fused_forward: counters and clock of the burst,
+    // and what the previous trace's fill can lend the next (kept apart so
+    // that it can live in registers).
+    struct FusedFill {
+        BurstHop bh;
+        uint32_t outcomes[3] = {0, 0, 0};  // indexed by FillOutcome
+        uint32_t unknown_ns = 0;
+    };
+    struct FillCache {
+        // The plan of the previous trace, and its template's key: the trace
+        // header's namespace and type octets as they are, and the egress.
+        uint64_t key = ~0ull;  // ~0: no plan (never a real key)
+        FillPlan plan{};
+        // The previous trace's claim, for a kSame trace with the same egress.
+        bool claimed = false;
+        uint16_t egress = 0;  // has_egress ? port + 1 : 0
+        FillOutcome outcome = FillOutcome::Filled;
+        uint8_t flags[2] = {0, 0};  // trace header octets 2-3 after the claim
+        uint16_t at = 0;            // where the node data went, from the trace header
+    };
+    void fused_fill(FusedFill& ff, FillCache& fc, uint8_t* ip, uint8_t kind, bool has_egress,
+                    uint16_t out_port, uint32_t queue_depth);
+    bool fused_claim(FusedFill& ff, FillCache& fc, uint8_t* th, uint16_t egress,
+                     uint16_t out_port, uint32_t queue_depth, uint8_t hop_in);
     // forward_plain's route and send passes for a burst that also meets
     // encap routes; same contract as forward_plain.
     bool forward_inserting(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -731,6 +827,11 @@ void Worker::stage_ioam_single(const Snapshot& s, uint16_t in_port, rte_mbuf** p
         const uint8_t hop_limit = uint8_t(own ? pm.hop_in : pm.hop_in - 1);
         ++outcomes[unsigned(fill_trace_from(opt, tp, hop_limit, pm.has_egress, queue_depth))];
     }
+    count_fill_outcomes(outcomes, unknown_ns);
+}
+
+// The counters of a burst's fills, summed by the caller and added at once.
+void Worker::count_fill_outcomes(const uint32_t* outcomes, uint32_t unknown_ns) {
     if (unknown_ns) count(IoamEvent::SkipUnknownNamespace, unknown_ns);
     if (outcomes[unsigned(FillOutcome::Filled)])
         count(IoamEvent::TraceFilled, outcomes[unsigned(FillOutcome::Filled)]);
@@ -745,9 +846,9 @@ void Worker::stage_ioam_single(const Snapshot& s, uint16_t in_port, rte_mbuf** p
 // this packet's values; fill_trace_from patches hop limit and queue depth
 // for the packets that share it.
 const NodeDataTemplate& Worker::node_template(const BurstHop& bh, const NamespaceData* ns,
-                                              uint32_t type, const PacketMeta& pm,
-                                              uint32_t queue_depth) {
-    const uint64_t rest = template_key(type, pm);
+                                              uint32_t type, uint8_t hop_in, bool has_egress,
+                                              uint16_t out_port, uint32_t queue_depth) {
+    const uint64_t rest = template_key(type, has_egress, out_port);
     // Written through packet pointers, the loop would reload n_tmpl: a local.
     const unsigned n = n_tmpl;
     for (unsigned k = 0; k < n; ++k)
@@ -761,9 +862,9 @@ const NodeDataTemplate& Worker::node_template(const BurstHop& bh, const Namespac
     }
     tmpl_key[k] = {ns, rest};
     HopData hop = bh.base;
-    hop.hop_limit = uint8_t(bh.own ? pm.hop_in : pm.hop_in - 1);
-    if (pm.has_egress) {
-        const PortView& out = bh.s.ports[pm.out_port];
+    hop.hop_limit = uint8_t(bh.own ? hop_in : hop_in - 1);
+    if (has_egress) {
+        const PortView& out = bh.s.ports[out_port];
         hop.egress_id = out.ioam_id;
         hop.egress_wide = out.ioam_id_wide;
         hop.queue_depth = queue_depth;
@@ -1053,13 +1154,15 @@ inline bool is_loopback(uint64_t hi, uint64_t lo) {
 // until every packet has qualified, so on the first one that does not the
 // exact stages take over the whole burst: same verdicts, same counters,
 // same order on the wire. Which checks of stage_parse/parse_ipv6/stage_route
-// each test stands for is noted beside it.
+// each test stands for is noted beside it. IOAM transit packets and tunnel
+// ends may join such a burst: see fused_admit.
 bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                            Origin origin, uint64_t* fib_nhs, bool& have_nhs) {
     constexpr uint32_t kEth = sizeof(wire::EtherHdr);
     constexpr uint32_t kIp6 = sizeof(wire::Ipv6Hdr);
     uint8_t dsts[kBurst][16];
     uint32_t l3_len[kBurst];
+    FusedBurst fb;
     const PortView& port = s.ports[in_port];
     const OwnAddresses::View own = s.own_addresses();
     for (uint16_t i = 0; i < kPrefetchAhead && i < n; ++i)
@@ -1075,11 +1178,8 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         if (load_be16(eth->ether_type) != wire::kEtherTypeIpv6 || !l2_for_us(eth, port, origin))
             return false;
         const auto* ip = reinterpret_cast<const wire::Ipv6Hdr*>(eth + 1);
-        // No extension header to validate, so no IOAM and nothing to strip
-        // at an edge, in or out; hop limit 1 or 0 is Time Exceeded.
-        if ((ip->vtc_flow[0] >> 4) != 6 || ip->next_header == wire::kProtoHopByHop ||
-            ip->hop_limit <= 1)
-            return false;
+        // Hop limit 1 or 0 is Time Exceeded.
+        if ((ip->vtc_flow[0] >> 4) != 6 || ip->hop_limit <= 1) return false;
         uint64_t src_hi, src_lo, dst_hi, dst_lo;
         std::memcpy(&src_hi, ip->src, 8);
         std::memcpy(&src_lo, ip->src + 8, 8);
@@ -1089,11 +1189,17 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         // stage_route: multicast and link-local destinations, and the
         // appliance's own; a link-local source is never forwarded.
         if (ip->src[0] == 0xff || is_loopback(src_hi, src_lo) || is_loopback(dst_hi, dst_lo) ||
-            ip->dst[0] == 0xff || is_link_local(ip->dst) || is_link_local(ip->src) ||
-            own.contains(ip->dst))
+            ip->dst[0] == 0xff || is_link_local(ip->dst) || is_link_local(ip->src))
             return false;
         const uint32_t l3 = kIp6 + load_be16(ip->payload_len);
         if (l3 > frame_len - kEth) return false;  // Ipv6BadLength
+        // Without a Hop-by-Hop header there is no IOAM and nothing to strip
+        // at an edge, in or out. With one, or for the appliance itself, the
+        // packet is not plain, but the fused IOAM path may take it.
+        const bool to_us = own.contains(ip->dst);
+        if ((to_us || ip->next_header == wire::kProtoHopByHop) &&
+            !fused_admit(port, origin, m, reinterpret_cast<const uint8_t*>(ip), l3, to_us, i, fb))
+            return false;
         // As stage_parse: link padding is not part of the packet. Harmless
         // if the stages run after all: they trim to the same length.
         trim_frame(m, kEth + l3);
@@ -1101,6 +1207,7 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         std::memcpy(dsts[i], &dst_hi, 8);
         std::memcpy(dsts[i] + 8, &dst_lo, 8);
     }
+    if (fb.n_special) return fused_forward(s, in_port, pkts, n, dsts, l3_len, fib_nhs, have_nhs, fb);
     rte_fib6_lookup_bulk(s.fib, dsts, fib_nhs, n);
     have_nhs = true;
     const NextHop* hops[kBurst];
@@ -1221,6 +1328,206 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
             insert_and_send(m, *q, l3_len[i], depth);
         else
             send(s, m, out_port[i], *mac[i], false);
+    }
+    return true;
+}
+
+// forward_plain's extension: the IOAM packets that are nearly all of a
+// transit node's or a tunnel end's traffic, taken in the same light passes
+// instead of the stages. Which packets, checked in the header pass before
+// anything is written (forward_plain's rule), two kinds alone or together:
+// - kTrace: a Hop-by-Hop header that parse_ipv6 accepts with exactly one
+//   trace to fill and nothing to count (standard_one_trace), received from
+//   the wire by an IOAM-enabled port that is no edge (edges strip or drop),
+//   with no trace export (its records need stage_ioam's events);
+// - kTunnel: ip6ip6 for one of our addresses on a port that decapsulates,
+//   the inner header right behind the outer one or its Hop-by-Hop header,
+//   with ECN codepoints RFC 6040 lets through (DecapEcn is the stages').
+// Single segments only: contiguity is then only a matter of length.
+bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
+                         const uint8_t* ip, uint32_t l3_len, bool to_us, uint16_t i,
+                         FusedBurst& fb) {
+    constexpr uint32_t kIp6 = sizeof(wire::Ipv6Hdr);
+    if (m->nb_segs != 1) return false;
+    if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
+    uint8_t kind = 0;
+    uint8_t next = ip[6];
+    uint32_t off = kIp6;
+    if (next == wire::kProtoHopByHop) {
+        if (!(fb.allowed & FusedBurst::kTrace)) return false;
+        // parse_ipv6's HbhTruncated checks (a zero payload length, a
+        // jumbogram, fails the first), then layout and option.
+        if (l3_len < kIp6 + 8) return false;
+        const uint32_t hbh_len = (uint32_t(ip[kIp6 + 1]) + 1) * 8;
+        if (kIp6 + hbh_len > l3_len) return false;
+        kind = fb.one_trace(ip + kIp6, hbh_len);
+        if (!kind) return false;
+        next = ip[kIp6];
+        off += hbh_len;
+    }
+    if (to_us) {
+        // locate_inner's and decapsulate's checks, for the one layout taken.
+        if (!(fb.allowed & FusedBurst::kTunnel) || next != wire::kProtoIpv6 ||
+            off + kIp6 > l3_len || (ip[off] >> 4) != 6)
+            return false;
+        uint8_t ecn = ipv6_ecn(ip + off);
+        if (!rfc6040_decapsulate(ipv6_ecn(ip), ecn)) return false;
+        fb.inner_off[i] = uint16_t(off);
+        fb.inner_ecn[i] = ecn;
+        kind |= FusedBurst::kTunnel;
+        ++fb.n_tunnel;
+    }
+    fb.kind[i] = kind;
+    ++fb.n_special;
+    return true;
+}
+
+// The kinds of fused_admit a burst's port and origin allow. A decapsulated
+// packet is as received on a tunnel interface: no IOAM and no tunnel nested
+// in it.
+uint8_t Worker::fused_allowed(const PortView& port, Origin origin) const {
+    if (origin != Origin::Wire) return 0;
+    uint8_t allowed = 0;
+    if (!cfg.export_ring && port.ioam_enabled && !port.edge) allowed |= FusedBurst::kTrace;
+    if (port.decap) allowed |= FusedBurst::kTunnel;
+    return allowed;
+}
+
+// One trace as stage_ioam_single fills it, at the standard layout's offset.
+// A trace whose header is the previous one's (kSame) going out the same way
+// gets that one's claim: the same octets 2-3 and the node data at the same
+// place. Any other asks fused_claim.
+inline void Worker::fused_fill(FusedFill& ff, FillCache& fc, uint8_t* ip, uint8_t kind,
+                               bool has_egress, uint16_t out_port, uint32_t queue_depth) {
+    uint8_t* th = ip + sizeof(wire::Ipv6Hdr) + kStdIoamOptOff + sizeof(wire::IoamOptHdr);
+    const uint8_t hop_in = ip[7];
+    const uint16_t egress = has_egress ? uint16_t(out_port + 1) : 0;
+    if ((kind & FusedBurst::kSame) && fc.claimed && egress == fc.egress) {
+        std::memcpy(th + 2, fc.flags, 2);
+    } else if (!fused_claim(ff, fc, th, egress, out_port, queue_depth, hop_in)) {
+        ++ff.unknown_ns;
+        return;
+    }
+    ++ff.outcomes[unsigned(fc.outcome)];
+    // Input path: the hop limit the packet leaves with (reference §2.4).
+    if (fc.outcome == FillOutcome::Filled)
+        write_node_data(th + fc.at, fc.plan, uint8_t(hop_in - 1), queue_depth);
+}
+
+// fused_fill's claim on a trace: the template as stage_ioam_single chooses
+// it (the previous trace's if namespace, type and egress are the same),
+// then claim_trace_room. False for an unknown namespace, which leaves the
+// trace alone.
+bool Worker::fused_claim(FusedFill& ff, FillCache& fc, uint8_t* th, uint16_t egress,
+                         uint16_t out_port, uint32_t queue_depth, uint8_t hop_in) {
+    // Trace header octets 0-1 and 4-6; the egress goes into 2-3 (flags,
+    // RemainingLen); 7 (reserved) stays 0, so no key is ~0.
+    constexpr uint64_t kKeyMask =
+        std::bit_cast<uint64_t>(std::array<uint8_t, 8>{0xff, 0xff, 0, 0, 0xff, 0xff, 0xff, 0});
+    constexpr unsigned kEgressShift = std::endian::native == std::endian::little ? 16 : 32;
+    auto* t = reinterpret_cast<wire::IoamTraceHdr*>(th);
+    const bool has_egress = egress != 0;
+    uint64_t key;
+    std::memcpy(&key, th, 8);
+    key = (key & kKeyMask) | uint64_t(egress) << kEgressShift;
+    fc.claimed = false;
+    if (key != fc.key) {
+        const NamespaceData* ns = ff.bh.s.find_namespace(load_be16(t->namespace_id));
+        if (!ns) return false;
+        const uint32_t type = wire::trace_type(*t);
+        if (!ff.bh.have_time && trace::wants_time(type)) read_clock(ff.bh);
+        fc.plan = fill_plan(
+            node_template(ff.bh, ns, type, hop_in, has_egress, out_port, queue_depth), has_egress);
+        fc.key = key;
+    }
+    const uint8_t* p = claim_trace_room(t, wire::trace_nodelen(*t), fc.plan.sclen, fc.outcome);
+    std::memcpy(fc.flags, th + 2, 2);
+    fc.at = p ? uint16_t(p - th) : 0;
+    fc.egress = egress;
+    fc.claimed = true;
+    return true;
+}
+
+// forward_plain's last passes for a burst with IOAM or tunnel packets:
+// route checks (tunnel ends need none), then one pass that fills, sends and
+// decapsulates in the burst's order, as stage_ioam_single, stage_output and
+// decapsulate would. False, before any packet changed, when the stages must
+// run after all.
+bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                           uint8_t (*dsts)[16], const uint32_t* l3_len, uint64_t* fib_nhs,
+                           bool& have_nhs, const FusedBurst& fb) {
+    // A tunnel end's /128 would be the FIB's deepest walk, for a route the
+    // packet does not need: only the others are looked up.
+    uint16_t n_dst = n;
+    if (fb.n_tunnel) {
+        n_dst = 0;
+        for (uint16_t i = 0; i < n; ++i) {
+            if (fb.kind[i] & FusedBurst::kTunnel) continue;
+            if (n_dst != i) std::memcpy(dsts[n_dst], dsts[i], 16);
+            ++n_dst;
+        }
+    }
+    if (n_dst) {
+        rte_fib6_lookup_bulk(s.fib, dsts, fib_nhs, n_dst);
+        // stage_route may reuse results that are one per packet: every
+        // packet passed its filter, and stage_parse keeps them all.
+        have_nhs = n_dst == n;
+    }
+    const NextHop* hops[kBurst];
+    const size_t n_nexthops = s.nexthops.size();
+    for (uint16_t i = 0, k = 0; i < n; ++i) {
+        if (fb.kind[i] & FusedBurst::kTunnel) continue;
+        const NextHop& nh = s.nexthops[fib_nhs[k] < n_nexthops ? fib_nhs[k] : 0];
+        ++k;
+        // forward_plain's route checks; and a trace leaving by an edge port
+        // is stripped there (stage_output). Late: rest as forward_plain does.
+        if (!nh.plain || l3_len[i] > s.ports[nh.port].mtu ||
+            (fb.kind[i] && s.ports[nh.port].edge)) {
+            plain_rest = kPlainBackoff;
+            return false;
+        }
+        hops[i] = &nh;
+    }
+
+    // Every packet qualified: from here on they change.
+    FusedFill ff{burst_hop(s, in_port, Origin::Wire)};
+    FillCache fc;
+    // stage_ioam_single's queue depth: the segments buffered on the egress
+    // port at the burst's start plus those of the burst's earlier packets
+    // to it. A port's count is read before the burst's first send there.
+    static_assert(kMaxPorts <= 64);
+    uint32_t ahead[kMaxPorts];
+    uint64_t seen = 0;
+    rte_mbuf* inner[kBurst];
+    uint16_t n_inner = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = pkts[i];
+        const uint8_t kind = fb.kind[i];
+        if (kind & FusedBurst::kTunnel) {
+            // Filled as its destination node: no egress, like Linux's
+            // loopback device.
+            if (kind & FusedBurst::kTrace)
+                fused_fill(ff, fc, reinterpret_cast<uint8_t*>(ipv6_of(m)), kind, false, 0, 0);
+            remove_outer(m, fb.inner_off[i], fb.inner_ecn[i]);
+            inner[n_inner++] = m;
+            continue;
+        }
+        const NextHop& nh = *hops[i];
+        const uint16_t p = nh.port;
+        if (!((seen >> p) & 1)) {
+            ahead[p] = tx[p].segs;
+            seen |= uint64_t(1) << p;
+        }
+        if (kind) fused_fill(ff, fc, reinterpret_cast<uint8_t*>(ipv6_of(m)), kind, true, p, ahead[p]);
+        ahead[p] += m->nb_segs;
+        send(s, m, p, nh.dst_mac, false);
+    }
+    count_fill_outcomes(ff.outcomes, ff.unknown_ns);
+    if (n_inner) {
+        count(IoamEvent::Decapsulated, n_inner);
+        // As after the stages: the inner packets follow the burst's
+        // forwarded ones.
+        process_burst(s, in_port, inner, n_inner, Origin::Tunnel);
     }
     return true;
 }

@@ -1,0 +1,406 @@
+// The fused IOAM fast path (forward_plain's extension to standard one-trace
+// transit packets and tunnel ends) on crafted bursts: whole bursts it takes,
+// mixed with plain packets, and bursts with one near miss at different
+// places, which the stages must take whole. Each burst runs through two
+// BurstProcessors, fast paths on and off, with the same clock: same frames
+// in the same order, same counters, no mbuf held. Some results are also
+// checked against octets worked out here.
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../unit/packet_builder.hpp"
+#include "dp_env.hpp"
+#include "role_configs.hpp"
+
+namespace ioamfwd::testenv {
+namespace {
+
+using test::Bytes;
+
+constexpr size_t kEth = 14;
+constexpr size_t kIp6 = 40;
+
+timespec g_now{1700000123, 456789000};
+void fixed_clock(timespec* t) { *t = g_now; }
+
+Bytes addr(const char* text) {
+    Bytes a(16);
+    if (inet_pton(AF_INET6, text, a.data()) != 1) throw std::runtime_error(text);
+    return a;
+}
+
+// IPv6 header with the given traffic class (ECN in its low bits).
+Bytes ipv6(const char* src, const char* dst, uint8_t nh, uint8_t hop, const Bytes& rest,
+           uint8_t tc = 0) {
+    const Bytes s = addr(src), d = addr(dst);
+    test::Ipv6Fields f;
+    f.next_header = nh;
+    f.hop_limit = hop;
+    f.src = s.data();
+    f.dst = d.data();
+    Bytes b = test::ipv6_packet(f, rest);
+    b[0] = uint8_t(0x60 | tc >> 4);
+    b[1] = uint8_t((tc & 0x0f) << 4 | (b[1] & 0x0f));
+    return b;
+}
+
+Bytes udp(size_t n = 18) {
+    Bytes b{0x04, 0x00, 0x13, 0x89, 0, uint8_t(8 + n), 0, 0};
+    for (size_t i = 0; i < n; ++i) b.push_back(uint8_t(i));
+    return b;
+}
+
+// Where RemainingLen sits in linux_hbh's header: PadN(2), option header (4),
+// then trace header octet 3.
+constexpr size_t kStdRemlenAt = 2 + 2 + 4 + 3;
+
+// A standard Hop-by-Hop with one trace whose area of `size` octets has
+// `remlen` words left; earlier nodes' data (0xa5) fills the rest.
+Bytes std_hbh(uint8_t next, uint32_t type, unsigned size, unsigned remlen, uint16_t ns = 123,
+              bool overflow = false) {
+    Bytes b = test::linux_hbh(next, ns, type, size);
+    b[kStdRemlenAt] = uint8_t(remlen);
+    if (overflow) b[kStdRemlenAt - 1] |= 0x04;
+    for (size_t i = 16 + size_t(remlen) * 4; i < 16 + size; ++i) b[i] = 0xa5;
+    return b;
+}
+
+Bytes frame(const dp::Snapshot& s, uint16_t port, const Bytes& l3) {
+    Bytes f(kEth);
+    std::memcpy(f.data(), s.ports[port].mac.addr_bytes, 6);
+    const uint8_t peer[6] = {0x02, 0, 0, 0, 0x09, 0x09};
+    std::memcpy(f.data() + 6, peer, 6);
+    f[12] = 0x86;
+    f[13] = 0xdd;
+    test::append(f, l3);
+    return f;
+}
+
+struct Input {
+    Bytes frame;
+    size_t split = 0;  // > 0: a two-segment chain split there
+};
+
+struct Outcome {
+    std::vector<TxFrame> tx;
+    dp::WorkerStats stats;
+};
+
+class FusedPath : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string err;
+        env_ = DpEnv::init("dp_tests", err);
+        ASSERT_NE(env_, nullptr) << err;
+        env_->take_tx();
+        dp::TraceRecord r[16];
+        while (env_->export_ring().pop_burst(r, 16)) {
+        }
+    }
+    void TearDown() override {
+        if (!env_) return;
+        dp::TraceRecord r[16];
+        while (env_->export_ring().pop_burst(r, 16)) {
+        }
+        EXPECT_EQ(env_->mbufs_in_use(), 0u);
+        EXPECT_EQ(env_->tx_error(), "");
+    }
+
+    std::unique_ptr<dp::Snapshot> snap(const char* yaml) {
+        auto s = env_->snapshot(yaml);
+        s->icmp_burst = 1u << 30;  // the two sides do not share the TSC
+        return s;
+    }
+
+    // The bursts in order through fast paths and stages; `flush_each`
+    // false keeps packets buffered between bursts (queue depth).
+    void compare(const dp::Snapshot& s, uint16_t in_port, const std::vector<std::vector<Input>>& bursts,
+                 bool export_traces, Outcome* fast_out = nullptr, bool flush_each = true) {
+        std::vector<TxFrame> tx[2];
+        std::unique_ptr<Forwarder> fw[2];
+        for (int k = 0; k < 2; ++k) {
+            fw[k] = std::make_unique<Forwarder>(*env_, export_traces);
+            fw[k]->cfg.clock = fixed_clock;
+            fw[k]->cfg.fast_paths = k == 0;
+            for (const auto& burst : bursts) {
+                std::vector<rte_mbuf*> pkts;
+                for (const Input& in : burst) {
+                    rte_mbuf* m = in.split ? env_->chain(in.frame.data(), in.frame.size(), in.split)
+                                           : env_->mbuf(in.frame.data(), in.frame.size());
+                    ASSERT_NE(m, nullptr);
+                    pkts.push_back(m);
+                }
+                fw[k]->bp->process(s, in_port, pkts.data(), uint16_t(pkts.size()));
+                if (flush_each) fw[k]->bp->flush();
+            }
+            fw[k]->bp->flush();
+            tx[k] = env_->take_tx();
+            dp::TraceRecord r[16];
+            while (env_->export_ring().pop_burst(r, 16)) {
+            }
+            ASSERT_EQ(env_->mbufs_in_use(), 0u);
+        }
+        for (unsigned i = 0; i < dp::kDropCount; ++i)
+            EXPECT_EQ(fw[0]->stats.drops[i].get(), fw[1]->stats.drops[i].get())
+                << dp::drop_name(dp::Drop(i));
+        for (unsigned i = 0; i < dp::kIoamEventCount; ++i)
+            EXPECT_EQ(fw[0]->stats.ioam[i].get(), fw[1]->stats.ioam[i].get())
+                << dp::ioam_event_name(dp::IoamEvent(i));
+        for (unsigned i = 0; i < dp::kIcmpEventCount; ++i)
+            EXPECT_EQ(fw[0]->stats.icmp[i].get(), fw[1]->stats.icmp[i].get())
+                << dp::icmp_event_name(dp::IcmpEvent(i));
+        ASSERT_EQ(tx[0].size(), tx[1].size());
+        for (size_t i = 0; i < tx[0].size(); ++i) {
+            EXPECT_EQ(tx[0][i].port, tx[1][i].port) << "frame " << i;
+            EXPECT_EQ(tx[0][i].nb_segs, tx[1][i].nb_segs) << "frame " << i;
+            EXPECT_EQ(test::hex(tx[0][i].bytes), test::hex(tx[1][i].bytes)) << "frame " << i;
+        }
+        if (fast_out) {
+            fast_out->tx = tx[0];
+            for (unsigned i = 0; i < dp::kDropCount; ++i)
+                fast_out->stats.drops[i].add(fw[0]->stats.drops[i].get());
+            for (unsigned i = 0; i < dp::kIoamEventCount; ++i)
+                fast_out->stats.ioam[i].add(fw[0]->stats.ioam[i].get());
+        }
+    }
+
+    DpEnv* env_ = nullptr;
+};
+
+// Porthos (kTransitYaml): eth0 IOAM-enabled (id 201), db03::/64 via db02::2 on
+// eth1 with a static neighbour: a plain route.
+TEST_F(FusedPath, TransitBurstsMixedWithPlain) {
+    auto sp = snap(kTransitYaml);
+    const dp::Snapshot& s = *sp;
+    std::vector<std::vector<Input>> bursts(3);
+    for (unsigned i = 0; i < 32; ++i) {
+        Bytes l3;
+        switch (i % 8) {
+            case 0: l3 = ipv6("db04::9", "db03::2", 17, 64, udp()); break;  // plain
+            case 5:  // the template changes: queue depth (bit 6) and an OSS (bit 22)
+                l3 = ipv6("db04::9", "db03::2", 0, 64, [] {
+                    Bytes b = std_hbh(17, 0x820002, 64, 16);
+                    test::append(b, udp());
+                    return b;
+                }());
+                break;
+            case 6:  // full: Overflow set
+                l3 = ipv6("db04::9", "db03::7", 0, 9, [] {
+                    Bytes b = std_hbh(17, 0x800000, 12, 0);
+                    test::append(b, udp());
+                    return b;
+                }());
+                break;
+            default:
+                l3 = ipv6("db04::9", "db03::2", 0, uint8_t(20 + i), [] {
+                    Bytes b = std_hbh(17, 0x800000, 12, 2);
+                    test::append(b, udp());
+                    return b;
+                }());
+        }
+        bursts[0].push_back({frame(s, 0, l3)});
+    }
+    // Every packet alike (the bench's burst), then the long-snapshot
+    // namespace, an unknown one and a trace whose Overflow flag is set.
+    for (unsigned i = 0; i < 20; ++i) {
+        Bytes h = std_hbh(17, 0xfff002, 100, 25, i < 10 ? 123 : i < 13 ? 124 : i < 16 ? 999 : 123,
+                          i >= 18);
+        test::append(h, udp(30));
+        bursts[1].push_back({frame(s, 0, ipv6("db04::9", "db03::2", 0, 64, h))});
+    }
+    for (unsigned i = 0; i < 5; ++i) {
+        Bytes h = std_hbh(6, 0xf00000, 16, 4);
+        test::append(h, udp());
+        bursts[2].push_back({frame(s, 0, ipv6("db04::9", "db03::8", 0, 3, h))});
+    }
+    Outcome out;
+    // Not flushed between bursts: the queue depth counts what waits.
+    compare(s, 0, bursts, false, &out, false);
+    ASSERT_EQ(out.tx.size(), 57u);
+    EXPECT_EQ(out.stats.ioam[unsigned(dp::IoamEvent::SkipUnknownNamespace)].get(), 3u);
+    EXPECT_GE(out.stats.ioam[unsigned(dp::IoamEvent::TraceOverflowSet)].get(), 4u);
+    EXPECT_EQ(out.stats.ioam[unsigned(dp::IoamEvent::SkipOverflowFlag)].get(), 2u);
+
+    // Packet 1: 0x800000, hop limit 21: RemainingLen 2 -> 1, node data
+    // (hop limit 20, node id 2) in the area's second word, hop limit 20.
+    const Bytes& f = out.tx[1].bytes;
+    EXPECT_EQ(out.tx[1].port, 1);
+    EXPECT_EQ(f[kEth + 7], 20);
+    EXPECT_EQ(f[kEth + kIp6 + kStdRemlenAt], 1);
+    const size_t word = kEth + kIp6 + 16 + 4;
+    EXPECT_EQ(test::hex(Bytes(f.begin() + long(word), f.begin() + long(word) + 4)), "14000002");
+    EXPECT_EQ(f[word + 4], 0xa5);  // the previous node's data is untouched
+    const uint8_t gw[6] = {0x02, 0, 0, 0, 0x03, 0x00};
+    EXPECT_EQ(std::memcmp(f.data(), gw, 6), 0);
+}
+
+// Aramis (kDecapYaml): eth0 decap, IOAM-enabled (id 301), own db02::2; the
+// inner packets go to db04::/64 via db02::1 (plain).
+TEST_F(FusedPath, TunnelEndsWithAndWithoutTrace) {
+    auto sp = snap(kDecapYaml);
+    const dp::Snapshot& s = *sp;
+    std::vector<Input> burst;
+    for (unsigned i = 0; i < 32; ++i) {
+        // Every ECN pairing RFC 6040 lets through (CE over not-ECT is not).
+        const uint8_t outer_ecn = uint8_t(i % 4), inner_ecn = uint8_t(1 + i / 4 % 3);
+        const Bytes inner = ipv6("db01::1", "db04::5", 17, uint8_t(30 + i), udp(), inner_ecn);
+        Bytes rest;
+        if (i % 5 == 4) {
+            rest = inner;  // plain ip6ip6
+        } else {
+            rest = std_hbh(41, 0x800000, 12, 2);
+            test::append(rest, inner);
+        }
+        const Bytes outer = ipv6("db01::2", "db02::2", i % 5 == 4 ? 41 : 0, 61, rest, outer_ecn);
+        burst.push_back({frame(s, 0, outer)});
+    }
+    // A plain packet among them.
+    burst[7] = {frame(s, 0, ipv6("db02::9", "db04::6", 17, 9, udp()))};
+    Outcome out;
+    compare(s, 0, {burst}, false, &out);
+    ASSERT_EQ(out.tx.size(), 32u);
+    EXPECT_EQ(out.stats.ioam[unsigned(dp::IoamEvent::Decapsulated)].get(), 31u);
+    EXPECT_EQ(out.stats.ioam[unsigned(dp::IoamEvent::TraceFilled)].get(), 25u);
+    // The plain packet leaves first, then the inner packets in order.
+    EXPECT_EQ(out.tx[0].bytes.size(), kEth + kIp6 + 26);
+    const Bytes& f = out.tx[1].bytes;  // burst[0]: outer ECN 0, inner ECT(1)
+    const Bytes inner = ipv6("db01::1", "db04::5", 17, 30, udp(), 1);
+    ASSERT_EQ(f.size(), kEth + inner.size());
+    Bytes want = inner;
+    want[7] = 29;
+    EXPECT_EQ(test::hex(Bytes(f.begin() + kEth, f.end())), test::hex(want));
+    // burst[2]: outer ECT(0) over ECT(1) stays ECT(1); burst[3]: outer CE
+    // over ECT(1) leaves CE.
+    EXPECT_EQ((out.tx[3].bytes[kEth + 1] >> 4) & 3, 1);
+    EXPECT_EQ((out.tx[4].bytes[kEth + 1] >> 4) & 3, 3);
+}
+
+// One packet the fused path must not take, at the front, middle or end of a
+// burst of packets it would: the stages take the whole burst.
+TEST_F(FusedPath, NearMissesLeaveTheBurstToTheStages) {
+    auto transit = snap(kTransitYaml);
+    auto decap = snap(kDecapYaml);
+    auto good_transit = [&](uint8_t hop) {
+        Bytes h = std_hbh(17, 0x800000, 12, 3);
+        test::append(h, udp());
+        return ipv6("db04::9", "db03::2", 0, hop, h);
+    };
+    auto good_tunnel = [&](uint8_t outer_ecn, uint8_t inner_ecn) {
+        Bytes h = std_hbh(41, 0x800000, 12, 2);
+        test::append(h, ipv6("db01::1", "db04::5", 17, 40, udp(), inner_ecn));
+        return ipv6("db01::2", "db02::2", 0, 61, h, outer_ecn);
+    };
+    struct Miss {
+        const char* name;
+        bool tunnel;
+        std::function<Bytes()> l3;
+        size_t split = 0;
+    };
+    const std::vector<Miss> misses = {
+        {"RemainingLen past the option", false,
+         [&] {
+             Bytes b = good_transit(64);
+             b[kIp6 + kStdRemlenAt] = 4;
+             return b;
+         }},
+        {"trailing PadN not zero", false,
+         [&] {
+             Bytes b = good_transit(64);
+             b[kIp6 + 31] = 1;
+             return b;
+         }},
+        {"NodeLen not the type's", false,
+         [&] {
+             Bytes b = good_transit(64);
+             b[kIp6 + kStdRemlenAt - 1] = 2 << 3;
+             return b;
+         }},
+        {"not a Pre-allocated Trace", false,
+         [&] {
+             Bytes b = good_transit(64);
+             b[kIp6 + 7] = 1;
+             return b;
+         }},
+        {"Pad1 padding", false,
+         [&] {
+             Bytes b = good_transit(64);
+             b[kIp6 + 2] = 0;
+             b[kIp6 + 3] = 0;
+             return b;
+         }},
+        {"hop limit 1", false, [&] { return good_transit(1); }},
+        {"no route", false,
+         [&] {
+             Bytes b = good_transit(64);
+             b[24] = 0x0e;
+             return b;
+         }},
+        {"headers split over two segments", false, [&] { return good_transit(64); }, kEth + 50},
+        {"CE over not-ECT", true, [&] { return good_tunnel(3, 0); }},
+        {"tunnel limit option before the inner packet", true,
+         [&] {
+             Bytes inner = ipv6("db01::1", "db04::5", 17, 40, udp());
+             Bytes d = {41, 0, 0x04, 0x01, 0x04, 0x01, 0x00, 0x00};
+             test::append(d, inner);
+             Bytes h = std_hbh(60, 0x800000, 12, 2);
+             test::append(h, d);
+             return ipv6("db01::2", "db02::2", 0, 61, h);
+         }},
+        {"nested tunnel", true,
+         [&] {
+             Bytes h = std_hbh(41, 0x800000, 12, 2);
+             test::append(h, ipv6("db01::1", "db02::2", 41, 40,
+                                  ipv6("db01::1", "db04::5", 17, 40, udp())));
+             return ipv6("db01::2", "db02::2", 0, 61, h);
+         }},
+        {"echo request to us", true,
+         [&] {
+             Bytes h = std_hbh(58, 0x800000, 12, 2);
+             test::append(h, test::icmp_echo());
+             return ipv6("db01::2", "db02::2", 0, 61, h);
+         }},
+    };
+    for (const Miss& miss : misses) {
+        const dp::Snapshot& s = miss.tunnel ? *decap : *transit;
+        for (size_t at : {size_t(0), size_t(5), size_t(11)}) {
+            SCOPED_TRACE(std::string(miss.name) + " at " + std::to_string(at));
+            std::vector<Input> burst;
+            for (size_t i = 0; i < 12; ++i) {
+                const Bytes l3 = i == at ? miss.l3()
+                                 : miss.tunnel ? good_tunnel(uint8_t(i % 3), 2)
+                                               : good_transit(uint8_t(10 + i));
+                burst.push_back({frame(s, 0, l3), i == at ? miss.split : 0});
+            }
+            compare(s, 0, {burst}, false);
+        }
+    }
+    // A configuration that rules the path out: trace export, IOAM off on the
+    // port (eth1), an edge port (Aramis' eth1).
+    std::vector<Input> burst;
+    for (size_t i = 0; i < 8; ++i) burst.push_back({frame(*transit, 0, good_transit(64))});
+    compare(*transit, 0, {burst}, true);
+    burst.clear();
+    for (size_t i = 0; i < 8; ++i) {
+        Bytes h = std_hbh(17, 0x800000, 12, 3);
+        test::append(h, udp());
+        burst.push_back({frame(*transit, 1, ipv6("db03::9", "db01::5", 0, 64, h))});
+    }
+    compare(*transit, 1, {burst}, false);
+    burst.clear();
+    for (size_t i = 0; i < 8; ++i) {
+        Bytes h = std_hbh(17, 0x800000, 12, 3);
+        test::append(h, udp());
+        burst.push_back({frame(*decap, 1, ipv6("db03::9", "db01::5", 0, 64, h))});
+    }
+    compare(*decap, 1, {burst}, false);
+}
+
+}  // namespace
+}  // namespace ioamfwd::testenv
