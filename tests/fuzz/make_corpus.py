@@ -333,6 +333,19 @@ TO_ETH1 = {"reverse_with_trace", "from_outside_with_ioam", "from_outside_ioam_an
            "contig_reverse_with_trace", "contig_plain_to_athos", "contig_from_outside_with_ioam"}
 
 
+# Inputs the fuzzers found, kept verbatim because no builder above makes
+# them: a Neighbor Solicitation from a multicast source, on which
+# make_neighbor_advert and check_nd once disagreed (RFC 4291 §2.7).
+FOUND = {
+    "parsers": {
+        "regress_ns_from_multicast_source": bytes.fromhex(
+            "6000000000283affffffffffffffffff0000000000000000ff02000000000000"
+            "00000001ff00000587009e8900000000db020000000000000000000001050000"
+            "00020000000000000000000000000000"),
+    },
+}
+
+
 def write(target, name, data):
     d = HERE / "corpus" / target
     d.mkdir(parents=True, exist_ok=True)
@@ -372,6 +385,9 @@ def main():
             if f[12:14] == b"\x86\xdd" and len(f) > 54 and f[54] in (135, 136):
                 write("parsers", f"nd_{name}_{n}", f[14:])
                 n += 1
+    for target, inputs in FOUND.items():
+        for name, data in inputs.items():
+            write(target, name, data)
     for cfg in ("athos", "porthos", "aramis"):
         write("config", f"seed_{cfg}.yaml", (REPO / "config" / f"{cfg}.yaml").read_bytes())
     write("config", "bad_mtu.yaml", b"ports:\n  - {name: eth0, device: d, mtu: 80}\n")
