@@ -31,7 +31,7 @@
 
 #include "../unit/packet_builder.hpp"
 #include "dataplane/trace_record.hpp"
-#include "dp_env.hpp"
+#include "dp_fixture.hpp"
 #include "role_configs.hpp"
 
 namespace ioamfwd::testenv {
@@ -681,10 +681,7 @@ void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
 class FastVsStages : public ::testing::TestWithParam<Variant> {
 protected:
     void SetUp() override {
-        std::string err;
-        env_ = DpEnv::init("dp_tests", err);
-        ASSERT_NE(env_, nullptr) << err;
-        env_->take_tx();
+        ASSERT_TRUE(open_dp_env(env_));
         drain_exports();
     }
     void TearDown() override {

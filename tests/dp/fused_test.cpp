@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "../unit/packet_builder.hpp"
-#include "dp_env.hpp"
+#include "dp_fixture.hpp"
 #include "role_configs.hpp"
 
 namespace ioamfwd::testenv {
@@ -96,10 +96,7 @@ struct Outcome {
 class FusedPath : public ::testing::Test {
 protected:
     void SetUp() override {
-        std::string err;
-        env_ = DpEnv::init("dp_tests", err);
-        ASSERT_NE(env_, nullptr) << err;
-        env_->take_tx();
+        ASSERT_TRUE(open_dp_env(env_));
         dp::TraceRecord r[16];
         while (env_->export_ring().pop_burst(r, 16)) {
         }

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "../unit/packet_builder.hpp"
-#include "dp_env.hpp"
+#include "dp_fixture.hpp"
 
 namespace ioamfwd::testenv {
 namespace {
@@ -166,10 +166,7 @@ struct Outcome {
 class InsertTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        std::string err;
-        env_ = DpEnv::init("dp_tests", err);
-        ASSERT_NE(env_, nullptr) << err;
-        env_->take_tx();
+        ASSERT_TRUE(open_dp_env(env_));
         try {
             snap_ = env_->snapshot(kYaml);
         } catch (const std::exception& e) {

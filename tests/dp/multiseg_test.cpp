@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "../unit/packet_builder.hpp"
-#include "dp_env.hpp"
+#include "dp_fixture.hpp"
 #include "role_configs.hpp"
 
 namespace ioamfwd::testenv {
@@ -77,10 +77,7 @@ Bytes transit_frame(Bytes* hbh_out = nullptr) {
 class DpTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        std::string err;
-        env_ = DpEnv::init("dp_tests", err);
-        ASSERT_NE(env_, nullptr) << err;
-        env_->take_tx();
+        ASSERT_TRUE(open_dp_env(env_));
     }
 
     void TearDown() override {

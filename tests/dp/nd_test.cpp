@@ -17,7 +17,7 @@
 #include "../unit/packet_builder.hpp"
 #include "control/nd_service.hpp"
 #include "dataplane/icmp6.hpp"
-#include "dp_env.hpp"
+#include "dp_fixture.hpp"
 
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
@@ -84,12 +84,10 @@ const char* kNaFromDb02_1 =
 class NdDpTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        std::string err;
-        env_ = DpEnv::init("dp_tests", err);
-        ASSERT_NE(env_, nullptr) << err;
-        env_->take_tx();
+        ASSERT_TRUE(open_dp_env(env_));
         s_ = env_->snapshot(kYaml);
         cp::NdConfig nc;
+        std::string err;
         ASSERT_TRUE(nd_.init(1, nc, env_->pool(), nullptr, err)) << err;
         fw_ = std::make_unique<Forwarder>(*env_, false);
         fw_->cfg.neighbors = &nd_.cache();
