@@ -643,39 +643,6 @@ struct Side {
     }
 };
 
-bool same_record(const dp::TraceRecord& a, const dp::TraceRecord& b) {
-    return a.time_ns == b.time_ns && std::memcmp(a.src, b.src, 16) == 0 &&
-           std::memcmp(a.dst, b.dst, 16) == 0 && a.port == b.port && a.event == b.event &&
-           std::memcmp(a.trace_hdr, b.trace_hdr, 8) == 0 && a.data_len == b.data_len &&
-           a.data_len <= sizeof a.data && std::memcmp(a.data, b.data, a.data_len) == 0;
-}
-
-// Every counter of the two sides: name and both values of the first that differs.
-std::string counters_differ(const dp::WorkerStats& a, const dp::WorkerStats& b) {
-    for (unsigned i = 0; i < dp::kDropCount; ++i)
-        if (a.drops[i].get() != b.drops[i].get())
-            return std::string("drop ") + dp::drop_name(dp::Drop(i)) + ": fast " +
-                   std::to_string(a.drops[i].get()) + ", stages " + std::to_string(b.drops[i].get());
-    for (unsigned i = 0; i < dp::kIoamEventCount; ++i)
-        if (a.ioam[i].get() != b.ioam[i].get())
-            return std::string("ioam event ") + dp::ioam_event_name(dp::IoamEvent(i)) + ": fast " +
-                   std::to_string(a.ioam[i].get()) + ", stages " + std::to_string(b.ioam[i].get());
-    for (unsigned i = 0; i < dp::kIcmpEventCount; ++i)
-        if (a.icmp[i].get() != b.icmp[i].get())
-            return std::string("icmp event ") + dp::icmp_event_name(dp::IcmpEvent(i)) + ": fast " +
-                   std::to_string(a.icmp[i].get()) + ", stages " + std::to_string(b.icmp[i].get());
-    for (unsigned p = 0; p < dp::kMaxPorts; ++p) {
-        if (a.rx[p].get() != b.rx[p].get()) return "rx of port " + std::to_string(p);
-        if (a.tx[p].get() != b.tx[p].get())
-            return "tx of port " + std::to_string(p) + ": fast " + std::to_string(a.tx[p].get()) +
-                   ", stages " + std::to_string(b.tx[p].get());
-    }
-    if (a.rx_bursts.get() != b.rx_bursts.get() || a.rx_full_bursts.get() != b.rx_full_bursts.get() ||
-        a.idle_sleeps.get() != b.idle_sleeps.get())
-        return "loop counters";
-    return "";
-}
-
 void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
 
 class FastVsStages : public ::testing::TestWithParam<Variant> {

@@ -278,4 +278,42 @@ std::string Forwarder::nonzero_drops() const {
     return s.empty() ? "none" : s;
 }
 
+bool same_record(const dp::TraceRecord& a, const dp::TraceRecord& b) {
+    return a.time_ns == b.time_ns && std::memcmp(a.src, b.src, 16) == 0 &&
+           std::memcmp(a.dst, b.dst, 16) == 0 && a.port == b.port && a.event == b.event &&
+           std::memcmp(a.trace_hdr, b.trace_hdr, 8) == 0 && a.data_len == b.data_len &&
+           a.data_len <= sizeof a.data && std::memcmp(a.data, b.data, a.data_len) == 0;
+}
+
+std::string counters_differ(const dp::WorkerStats& a, const dp::WorkerStats& b) {
+    auto differ = [](const char* what, const std::string& name, uint64_t x, uint64_t y) {
+        return std::string(what) + " " + name + ": " + std::to_string(x) + " with the fast paths, " +
+               std::to_string(y) + " with the stages";
+    };
+    for (unsigned i = 0; i < dp::kDropCount; ++i)
+        if (a.drops[i].get() != b.drops[i].get())
+            return differ("drop", dp::drop_name(dp::Drop(i)), a.drops[i].get(), b.drops[i].get());
+    for (unsigned i = 0; i < dp::kIoamEventCount; ++i)
+        if (a.ioam[i].get() != b.ioam[i].get())
+            return differ("event", dp::ioam_event_name(dp::IoamEvent(i)), a.ioam[i].get(),
+                          b.ioam[i].get());
+    for (unsigned i = 0; i < dp::kIcmpEventCount; ++i)
+        if (a.icmp[i].get() != b.icmp[i].get())
+            return differ("event", dp::icmp_event_name(dp::IcmpEvent(i)), a.icmp[i].get(),
+                          b.icmp[i].get());
+    for (unsigned p = 0; p < dp::kMaxPorts; ++p) {
+        if (a.rx[p].get() != b.rx[p].get())
+            return differ("rx of port", std::to_string(p), a.rx[p].get(), b.rx[p].get());
+        if (a.tx[p].get() != b.tx[p].get())
+            return differ("tx of port", std::to_string(p), a.tx[p].get(), b.tx[p].get());
+    }
+    if (a.rx_bursts.get() != b.rx_bursts.get())
+        return differ("loop", "rx_bursts", a.rx_bursts.get(), b.rx_bursts.get());
+    if (a.rx_full_bursts.get() != b.rx_full_bursts.get())
+        return differ("loop", "rx_full_bursts", a.rx_full_bursts.get(), b.rx_full_bursts.get());
+    if (a.idle_sleeps.get() != b.idle_sleeps.get())
+        return differ("loop", "idle_sleeps", a.idle_sleeps.get(), b.idle_sleeps.get());
+    return "";
+}
+
 }  // namespace ioamfwd::testenv

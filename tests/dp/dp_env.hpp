@@ -22,6 +22,7 @@
 
 #include "dataplane/export_ring.hpp"
 #include "dataplane/snapshot.hpp"
+#include "dataplane/trace_record.hpp"
 #include "dataplane/worker.hpp"
 #include "dataplane/worker_stats.hpp"
 
@@ -106,5 +107,13 @@ struct Forwarder {
     dp::WorkerConfig cfg;
     std::unique_ptr<dp::BurstProcessor> bp;
 };
+
+/// Whether two exported trace records are the same in every field the
+/// exporter formats.
+bool same_record(const dp::TraceRecord& a, const dp::TraceRecord& b);
+
+/// The first counter on which two workers disagree, as "what name: x with
+/// the fast paths, y with the stages" (`a` is the fast side), or empty.
+std::string counters_differ(const dp::WorkerStats& a, const dp::WorkerStats& b);
 
 }  // namespace ioamfwd::testenv

@@ -150,39 +150,6 @@ void check_sent(uint16_t in_port, const uint8_t* in, size_t in_len) {
         }
 }
 
-bool same_record(const dp::TraceRecord& a, const dp::TraceRecord& b) {
-    return a.time_ns == b.time_ns && std::memcmp(a.src, b.src, 16) == 0 &&
-           std::memcmp(a.dst, b.dst, 16) == 0 && a.port == b.port && a.event == b.event &&
-           std::memcmp(a.trace_hdr, b.trace_hdr, 8) == 0 && a.data_len == b.data_len &&
-           a.data_len <= sizeof a.data && std::memcmp(a.data, b.data, a.data_len) == 0;
-}
-
-// The first counter on which the two sides disagree, or empty.
-std::string counters_differ(const dp::WorkerStats& a, const dp::WorkerStats& b) {
-    auto differ = [](const char* what, const char* name, uint64_t x, uint64_t y) {
-        return std::string(what) + " " + name + ": " + std::to_string(x) + " with the fast paths, " +
-               std::to_string(y) + " with the stages";
-    };
-    for (unsigned i = 0; i < dp::kDropCount; ++i)
-        if (a.drops[i].get() != b.drops[i].get())
-            return differ("drop", dp::drop_name(dp::Drop(i)), a.drops[i].get(), b.drops[i].get());
-    for (unsigned i = 0; i < dp::kIoamEventCount; ++i)
-        if (a.ioam[i].get() != b.ioam[i].get())
-            return differ("event", dp::ioam_event_name(dp::IoamEvent(i)), a.ioam[i].get(),
-                          b.ioam[i].get());
-    for (unsigned i = 0; i < dp::kIcmpEventCount; ++i)
-        if (a.icmp[i].get() != b.icmp[i].get())
-            return differ("event", dp::icmp_event_name(dp::IcmpEvent(i)), a.icmp[i].get(),
-                          b.icmp[i].get());
-    for (unsigned p = 0; p < dp::kMaxPorts; ++p) {
-        if (a.rx[p].get() != b.rx[p].get())
-            return differ("rx of port", std::to_string(p).c_str(), a.rx[p].get(), b.rx[p].get());
-        if (a.tx[p].get() != b.tx[p].get())
-            return differ("tx of port", std::to_string(p).c_str(), a.tx[p].get(), b.tx[p].get());
-    }
-    return "";
-}
-
 // Each input starts with workers that remember nothing of the last one
 // (the fast path's back-off after a burst it could not take, sampling
 // counters, ICMP tokens), so that it replays alone as it ran; the counters
@@ -197,7 +164,7 @@ void compare_sides(const uint8_t* in, size_t in_len) {
     Side& f = g.sides[0];
     Side& e = g.sides[1];
     g.cur = &f;  // fail() prints the fast side's counters
-    const std::string c = counters_differ(f.fw->stats, e.fw->stats);
+    const std::string c = testenv::counters_differ(f.fw->stats, e.fw->stats);
     if (!c.empty()) fail("fast paths and stages disagree on a counter: " + c, in, in_len);
     if (f.tx.size() != e.tx.size())
         fail("fast paths transmitted " + std::to_string(f.tx.size()) + " frame(s), the stages " +
@@ -218,7 +185,7 @@ void compare_sides(const uint8_t* in, size_t in_len) {
                  std::to_string(e.records.size()),
              in, in_len);
     for (size_t i = 0; i < f.records.size(); ++i)
-        if (!same_record(f.records[i], e.records[i]))
+        if (!testenv::same_record(f.records[i], e.records[i]))
             fail("exported trace " + std::to_string(i) + " differs", in, in_len);
     if (f.nd_counters != e.nd_counters)
         fail("fast paths and stages leave the ND service with different counters", in, in_len);
