@@ -14,6 +14,7 @@
 
 #include "common/ipv6_addr.hpp"
 #include "dataplane/fib_plan.hpp"
+#include "../unit/fib_routes.hpp"
 #include "dp_env.hpp"
 
 namespace ioamfwd::dp {
@@ -79,27 +80,8 @@ protected:
     rte_fib6* fib_ = nullptr;
 };
 
-FibRoute R(const char* prefix, uint32_t nh = 1) {
-    auto p = Ipv6Prefix::parse(prefix);
-    EXPECT_TRUE(p) << prefix;
-    return FibRoute{p->network().bytes, p->length, nh};
-}
+using namespace fibtest;
 
-std::vector<FibRoute> slash64s(unsigned n, uint32_t nh = 1) {
-    std::vector<FibRoute> v;
-    for (unsigned i = 0; i < n; ++i)
-        v.push_back({{0x20, 0x01, 0x0d, 0xb8, 0, uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i)},
-                     64, nh});
-    return v;
-}
-
-uint32_t lpm(const std::vector<FibRoute>& table, const std::array<uint8_t, 16>& a) {
-    const FibRoute* best = nullptr;
-    const FibRoute host{a, 128, 0};
-    for (const auto& r : table)
-        if (fib_covers(r, host) && (!best || r.depth > best->depth)) best = &r;
-    return best ? best->nh : 0;
-}
 
 TEST_F(FibPlanDpTest, LoneByteAlignedRouteNeedsOneGroupMore) {
     const std::vector<FibRoute> t{R("2001:db8::/64")};
