@@ -122,9 +122,7 @@ TEST_F(FibPlanDpTest, HostRoutesAndShortPrefixes) {
         r.addr[15] = uint8_t(i);
         t.push_back(r);
     }
-    std::sort(t.begin(), t.end(), [](const FibRoute& x, const FibRoute& y) {
-        return x.addr != y.addr ? x.addr < y.addr : x.depth < y.depth;
-    });
+    t = sorted(std::move(t));
     expect_fits(t);
     for (unsigned i = 0; i <= 301; ++i) {
         auto a = R("2001:db8::/128").addr;
@@ -138,24 +136,8 @@ TEST_F(FibPlanDpTest, HostRoutesAndShortPrefixes) {
 // answers as the plain table does.
 TEST_F(FibPlanDpTest, RandomTablesFitAndAnswerTheSame) {
     std::mt19937 rng(11);
-    const uint8_t depths[] = {16, 24, 25, 31, 32, 40, 47, 48, 56, 57, 60, 63, 64, 65,
-                              72, 96, 120, 121, 127, 128};
     for (int round = 0; round < 30; ++round) {
-        std::vector<FibRoute> t;
-        for (int i = 0; i < 200; ++i) {
-            std::array<uint8_t, 16> a{0x20, 0x01, 0x0d, 0xb8};
-            for (int k = 4; k < 16; ++k) a[k] = uint8_t((rng() % 3) * 0x40 + (rng() % 2));
-            const uint8_t d = depths[rng() % std::size(depths)];
-            t.push_back({Ipv6Prefix{Ipv6Addr{a}, d}.network().bytes, d, 1 + uint32_t(rng() % 5)});
-        }
-        std::sort(t.begin(), t.end(), [](const FibRoute& x, const FibRoute& y) {
-            return x.addr != y.addr ? x.addr < y.addr : x.depth < y.depth;
-        });
-        t.erase(std::unique(t.begin(), t.end(),
-                            [](const FibRoute& x, const FibRoute& y) {
-                                return x.addr == y.addr && x.depth == y.depth;
-                            }),
-                t.end());
+        const std::vector<FibRoute> t = random_nested_table(rng, 200);
         SCOPED_TRACE("round " + std::to_string(round));
         expect_fits(t);
         for (const auto& r : t) {

@@ -155,31 +155,10 @@ TEST(FibPlan, ByteAlignedAddTakesOneGroupMore) {
 // and share groups): every lookup answers the same with the anchors.
 TEST(FibPlan, AnchorsChangeNoLookup) {
     std::mt19937 rng(7);
-    const uint8_t depths[] = {16, 24, 25, 31, 32, 40, 47, 48, 56, 57, 60, 63, 64, 65,
-                              72, 96, 120, 121, 127, 128};
     for (int round = 0; round < 40; ++round) {
-        std::vector<FibRoute> t;
-        for (int i = 0; i < 60; ++i) {
-            std::array<uint8_t, 16> a{0x20, 0x01, 0x0d, 0xb8};
-            // Few distinct octets so routes collide and nest.
-            for (int k = 4; k < 16; ++k) a[k] = uint8_t((rng() % 3) * 0x40 + (rng() % 2));
-            const uint8_t d = depths[rng() % std::size(depths)];
-            FibRoute r{{}, d, 1 + uint32_t(rng() % 5)};
-            r.addr = Ipv6Prefix{Ipv6Addr{a}, d}.network().bytes;
-            t.push_back(r);
-        }
-        t = sorted(t);
-        t.erase(std::unique(t.begin(), t.end(),
-                            [](const FibRoute& x, const FibRoute& y) {
-                                return x.addr == y.addr && x.depth == y.depth;
-                            }),
-                t.end());
+        const std::vector<FibRoute> t = random_nested_table(rng, 60);
         const FibPlan p = plan_fib(t);
-        ASSERT_TRUE(std::is_sorted(p.routes.begin(), p.routes.end(),
-                                   [](const FibRoute& x, const FibRoute& y) {
-                                       return x.addr != y.addr ? x.addr < y.addr
-                                                               : x.depth < y.depth;
-                                   }));
+        ASSERT_TRUE(std::is_sorted(p.routes.begin(), p.routes.end(), route_less));
         EXPECT_LE(p.reservation, tbl8_reservation(t)) << "round " << round;
         EXPECT_EQ(p.groups, tbl8_groups(t)) << "round " << round;
         // Probe each prefix's first and last address and their neighbours,
