@@ -191,20 +191,33 @@ void check_strip(const uint8_t* ip, size_t len, const uint8_t* in, size_t n) {
     if (after.n_ioam) fail("IOAM left after strip", in, n);
 }
 
-void check_decap(const uint8_t* ip, size_t l3, const uint8_t* in, size_t n) {
-    for (int enabled = 0; enabled < 2; ++enabled) {
+// `ip` (`l3` octets) behind a dummy Ethernet header, in a buffer of
+// `room` octets (at least the frame), as a one-segment mbuf with no pool:
+// what the mbuf-taking parsers and builders need. Not copyable: `m` points
+// into `buf`.
+struct FakeFrame {
+    Buf buf;
+    rte_mbuf m;
+    FakeFrame(const uint8_t* ip, size_t l3, size_t room) : buf(new uint8_t[room]) {
         const size_t frame = 14 + l3;
-        Buf b(new uint8_t[frame]);
-        std::memset(b.get(), 0xee, 14);
-        std::memcpy(b.get() + 14, ip, l3);
-        rte_mbuf m;
+        std::memset(buf.get(), 0xee, 14);
+        std::memcpy(buf.get() + 14, ip, l3);
         std::memset(&m, 0, sizeof m);
-        m.buf_addr = b.get();
-        m.buf_len = uint16_t(frame);
-        m.data_off = 0;
+        m.buf_addr = buf.get();
+        m.buf_len = uint16_t(room);
         m.data_len = uint16_t(frame);
         m.pkt_len = uint32_t(frame);
         m.nb_segs = 1;
+    }
+    FakeFrame(const FakeFrame&) = delete;
+    FakeFrame& operator=(const FakeFrame&) = delete;
+};
+
+void check_decap(const uint8_t* ip, size_t l3, const uint8_t* in, size_t n) {
+    for (int enabled = 0; enabled < 2; ++enabled) {
+        const size_t frame = 14 + l3;
+        FakeFrame f(ip, l3, frame);
+        rte_mbuf& m = f.m;
         uint32_t inner_off = 0;
         const dp::Drop where = dp::locate_inner(&m, uint32_t(l3), inner_off);
         const dp::Drop d = dp::decapsulate(&m, uint32_t(l3), enabled != 0);
@@ -243,16 +256,8 @@ void check_nd_input(const uint8_t* ip, size_t l3, const uint8_t* in, size_t n) {
     // target, so that a valid one is answered.
     const size_t frame = 14 + l3;
     const size_t room = frame < 14 + 40 + 32 ? 14 + 40 + 32 : frame;
-    Buf f(new uint8_t[room]);
-    std::memset(f.get(), 0xee, 14);
-    std::memcpy(f.get() + 14, ip, l3);
-    rte_mbuf m;
-    std::memset(&m, 0, sizeof m);
-    m.buf_addr = f.get();
-    m.buf_len = uint16_t(room);
-    m.data_len = uint16_t(frame);
-    m.pkt_len = uint32_t(frame);
-    m.nb_segs = 1;
+    FakeFrame f(ip, l3, room);
+    rte_mbuf& m = f.m;
     std::vector<std::array<uint8_t, 16>> addrs(1);
     if (msg.target) std::memcpy(addrs[0].data(), msg.target, 16);
     rte_ether_addr mac = {{0x02, 0, 0, 0, 0x05, 0x01}}, dst_mac;
