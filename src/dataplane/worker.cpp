@@ -124,6 +124,28 @@ private:
     uint64_t ref_sig[2] = {0, 0};
 };
 
+// stage_ioam's queue depth for the fast paths, which enqueue as they go:
+// what a port's buffer held when the burst began plus the segments of the
+// burst's packets sent there before this one. A flush on the way would
+// empty the buffer, so each port's start is read at the burst's first
+// packet to it (nothing of the burst has gone there before).
+struct QueueAhead {
+    static_assert(kMaxPorts <= 64, "one bit per port");
+    uint32_t ahead[kMaxPorts];
+    uint64_t seen = 0;
+
+    /// The depth `port` reports for the packet about to be sent there.
+    uint32_t depth(const TxBuffer* tx, uint16_t port) {
+        if (!((seen >> port) & 1)) {
+            ahead[port] = tx[port].segs;
+            seen |= uint64_t(1) << port;
+        }
+        return ahead[port];
+    }
+    /// That packet, of `segs` segments, is now ahead of the next ones.
+    void sent(uint16_t port, uint16_t segs) { ahead[port] += segs; }
+};
+
 struct Worker {
     const WorkerConfig& cfg;
     WorkerStats& st;
@@ -1303,26 +1325,16 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     if (inserted) count(IoamEvent::Inserted, inserted);
     if (sampled_out) count(IoamEvent::SampledOut, sampled_out);
 
-    // Queue depth as stage_ioam reports it: what the port's buffer held when
-    // the burst began plus the segments of the burst's packets sent there
-    // before this one. Enqueueing as we go would also count flushes, so each
-    // port's start is taken at its first packet (until then nothing of this
-    // burst went to it). Only a trace type with the field needs it.
-    static_assert(kMaxPorts <= 64, "one bit per port");
-    uint32_t ahead[kMaxPorts];
-    uint64_t seen = 0;
+    // Only a trace type with the queue depth field needs it.
+    QueueAhead ahead;
     for (i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
         const InsertPlan* q = plan_of[i];
         uint32_t depth = 0;
         if (queue_depth) {
             const uint16_t port = q ? q->out_port : out_port[i];
-            if (!(seen >> port & 1)) {
-                ahead[port] = tx[port].segs;
-                seen |= uint64_t(1) << port;
-            }
-            depth = ahead[port];
-            ahead[port] += m->nb_segs;
+            depth = ahead.depth(tx, port);
+            ahead.sent(port, m->nb_segs);
         }
         if (q)
             insert_and_send(m, *q, l3_len[i], depth);
@@ -1492,12 +1504,7 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     // Every packet qualified: from here on they change.
     FusedFill ff{burst_hop(s, in_port, Origin::Wire)};
     FillCache fc;
-    // stage_ioam_single's queue depth: the segments buffered on the egress
-    // port at the burst's start plus those of the burst's earlier packets
-    // to it. A port's count is read before the burst's first send there.
-    static_assert(kMaxPorts <= 64);
-    uint32_t ahead[kMaxPorts];
-    uint64_t seen = 0;
+    QueueAhead ahead;
     rte_mbuf* inner[kBurst];
     uint16_t n_inner = 0;
     for (uint16_t i = 0; i < n; ++i) {
@@ -1514,12 +1521,9 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         }
         const NextHop& nh = *hops[i];
         const uint16_t p = nh.port;
-        if (!((seen >> p) & 1)) {
-            ahead[p] = tx[p].segs;
-            seen |= uint64_t(1) << p;
-        }
-        if (kind) fused_fill(ff, fc, reinterpret_cast<uint8_t*>(ipv6_of(m)), kind, true, p, ahead[p]);
-        ahead[p] += m->nb_segs;
+        const uint32_t depth = ahead.depth(tx, p);
+        if (kind) fused_fill(ff, fc, reinterpret_cast<uint8_t*>(ipv6_of(m)), kind, true, p, depth);
+        ahead.sent(p, m->nb_segs);
         send(s, m, p, nh.dst_mac, false);
     }
     count_fill_outcomes(ff.outcomes, ff.unknown_ns);
