@@ -126,6 +126,12 @@ uint32_t Snapshot::add_nexthop(const NextHop& nh) {
     // known here even when `resolved` were set.
     added.plain = nh.kind == NextHop::Kind::Forward && nh.encap == 0 && nh.resolved &&
                   !nh.on_link;
+    if (nh.port < kMaxPorts) {
+        const PortView& out = ports[nh.port];
+        added.plain_mtu = added.plain ? out.mtu : 0;
+        std::memcpy(added.eth, nh.dst_mac.addr_bytes, 6);
+        std::memcpy(added.eth + 6, out.mac.addr_bytes, 6);
+    }
     return uint32_t(nexthops.size() - 1);
 }
 

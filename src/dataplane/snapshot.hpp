@@ -67,6 +67,14 @@ struct NextHop {
     /// insertion, which a packet needing nothing else takes on the
     /// worker's plain-burst fast path.
     bool plain = false;
+    /// Also set by add_nexthop, from the egress port as it is then (ports
+    /// come before next hops; the snapshot never changes afterwards), for
+    /// the fast paths: the egress MTU when `plain`, else 0, so that one
+    /// compare of the packet's length says both; and the Ethernet header's
+    /// first 12 octets (destination, then the port's own MAC) as a plain
+    /// forward writes them.
+    uint16_t plain_mtu = 0;
+    uint8_t eth[12] = {};
 };
 
 /// A route's IOAM insertion, ready to apply (reference §3): the Hop-by-Hop
@@ -171,6 +179,7 @@ public:
     bool init_tables(unsigned fib_routes, unsigned num_tbl8, unsigned max_neighbors,
                      std::string& err);
     /// Returns the next-hop index to use in add_route.
+    /// Call after `ports` are set: the entry takes its egress port's MTU and MAC.
     uint32_t add_nexthop(const NextHop& nh);
     bool add_route(const uint8_t addr[16], uint8_t depth, uint32_t nh_index, std::string& err);
     bool add_neighbor(uint16_t port, const uint8_t addr[16], const rte_ether_addr& mac,

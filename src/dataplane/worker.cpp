@@ -1169,6 +1169,63 @@ inline bool is_loopback(uint64_t hi, uint64_t lo) {
     return hi == 0 && lo == rte_cpu_to_be_64(1);
 }
 
+// forward_plain's link-layer test, l2_for_us with the port's MAC in a
+// register: the frame's first 8 octets (destination and two of the source)
+// masked to the destination. Frames are at least 54 octets here.
+struct OwnMac {
+    static constexpr uint64_t kDst =
+        std::endian::native == std::endian::little ? 0x0000ffffffffffffull : 0xffffffffffff0000ull;
+    // The group bit (I/G) is the first octet's lowest.
+    static constexpr uint64_t kGroup = std::endian::native == std::endian::little ? 1 : 1ull << 56;
+    uint64_t mac;
+    bool any;  // not from the wire: no link layer to check
+
+    OwnMac(const PortView& port, Origin origin) : any(origin != Origin::Wire) {
+        uint8_t w[8] = {};
+        std::memcpy(w, port.mac.addr_bytes, 6);
+        std::memcpy(&mac, w, 8);
+    }
+    bool takes(const wire::EtherHdr* eth) const {
+        uint64_t d;
+        std::memcpy(&d, eth, 8);
+        d &= kDst;
+        return d == mac || (d & kGroup) || any;
+    }
+};
+
+// Every address forward_plain refuses as a source or destination begins
+// with 0x00 (::1), 0xfe (fe80::/10) or 0xff (multicast), which ordinary
+// traffic never does: one test of both first octets lets it through.
+inline bool odd_first_octet(uint8_t b) { return uint8_t(b + 2) <= 2; }
+
+// Plain forwards' last touches, as send and enqueue would give them: hop
+// limit, the next hop's Ethernet addresses in one copy, transmit buffer.
+// A run of packets to one port keeps that buffer's count in registers
+// (every octet written into a packet might otherwise alias it).
+inline void send_plain(Worker& w, rte_mbuf* const* pkts, const NextHop* const* hops,
+                       uint16_t n) {
+    for (uint16_t i = 0; i < n;) {
+        const uint16_t port = hops[i]->port;
+        TxBuffer& b = w.tx[port];
+        unsigned k = b.n;
+        uint32_t segs = b.segs;
+        // Up to the packet that fills the buffer (enqueue's flush).
+        const uint16_t end = uint16_t(std::min<unsigned>(n, i + (k < kBurst ? kBurst - k : 0)));
+        for (; i < end; ++i) {
+            const NextHop* nh = hops[i];
+            if (nh->port != port) break;
+            rte_mbuf* m = pkts[i];
+            --ipv6_of(m)->hop_limit;
+            std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), nh->eth, sizeof nh->eth);
+            b.pkts[k++] = m;
+            segs += m->nb_segs;
+        }
+        b.n = uint16_t(k);
+        b.segs = segs;
+        if (k >= kBurst) w.flush_tx(port);
+    }
+}
+
 // The common burst in fewer, lighter passes: every packet a unicast IPv6
 // packet without extension headers for a plain route (NextHop::plain),
 // with hop limit left and within the MTU. Nothing here has side effects on
@@ -1187,6 +1244,7 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     FusedBurst fb;
     const PortView& port = s.ports[in_port];
     const OwnAddresses::View own = s.own_addresses();
+    const OwnMac own_mac(port, origin);
     for (uint16_t i = 0; i < kPrefetchAhead && i < n; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
     for (uint16_t i = 0; i < n; ++i) {
@@ -1197,8 +1255,7 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         // truncation and contiguity checks).
         if (rte_pktmbuf_data_len(m) < kEth + kIp6) return false;
         const auto* eth = rte_pktmbuf_mtod(m, const wire::EtherHdr*);
-        if (load_be16(eth->ether_type) != wire::kEtherTypeIpv6 || !l2_for_us(eth, port, origin))
-            return false;
+        if (load_be16(eth->ether_type) != wire::kEtherTypeIpv6 || !own_mac.takes(eth)) return false;
         const auto* ip = reinterpret_cast<const wire::Ipv6Hdr*>(eth + 1);
         // Hop limit 1 or 0 is Time Exceeded.
         if ((ip->vtc_flow[0] >> 4) != 6 || ip->hop_limit <= 1) return false;
@@ -1210,8 +1267,9 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         // parse_ipv6: multicast or loopback source, loopback destination.
         // stage_route: multicast and link-local destinations, and the
         // appliance's own; a link-local source is never forwarded.
-        if (ip->src[0] == 0xff || is_loopback(src_hi, src_lo) || is_loopback(dst_hi, dst_lo) ||
-            ip->dst[0] == 0xff || is_link_local(ip->dst) || is_link_local(ip->src))
+        if ((odd_first_octet(ip->src[0]) | odd_first_octet(ip->dst[0])) &&
+            (ip->src[0] == 0xff || is_loopback(src_hi, src_lo) || is_loopback(dst_hi, dst_lo) ||
+             ip->dst[0] == 0xff || is_link_local(ip->dst) || is_link_local(ip->src)))
             return false;
         const uint32_t l3 = kIp6 + load_be16(ip->payload_len);
         if (l3 > frame_len - kEth) return false;  // Ipv6BadLength
@@ -1237,7 +1295,7 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     for (uint16_t i = 0; i < n; ++i) {
         const NextHop& nh = s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0];
         // No route, encap, unknown MAC or too big: the stages decide.
-        if (!nh.plain || l3_len[i] > s.ports[nh.port].mtu) {
+        if (l3_len[i] > nh.plain_mtu) {
             if (nh.encap && origin == Origin::Wire)
                 return forward_inserting(s, in_port, pkts, n, fib_nhs, l3_len);
             plain_rest = kPlainBackoff;
@@ -1245,7 +1303,7 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         }
         hops[i] = &nh;
     }
-    for (uint16_t i = 0; i < n; ++i) send(s, pkts[i], hops[i]->port, hops[i]->dst_mac, false);
+    send_plain(*this, pkts, hops, n);
     return true;
 }
 
