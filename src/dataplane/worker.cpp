@@ -200,9 +200,19 @@ struct Worker {
         uint32_t counter;     // the route's freq counter as this burst leaves it
         uint32_t inserted;    // packets of the burst that get the header
         IoamEvent outcome;    // TraceFilled, TraceOverflowSet or SkipUnknownNamespace
-        // Where this node's per-packet fields sit in `hdr` (-1: not in the type).
+        // Where this node's per-packet fields sit, from where `hdr` goes in
+        // the packet. A hop limit the type lacks points at the IPv6 header's
+        // own (which gets the same value) so that the packet needs no
+        // branch; qd_off is -1 without queue depth.
         int16_t hl_off, hl_wide_off, qd_off;
         uint16_t hdr_len;
+        // What prepare_insert made last, for the same slot: the header and
+        // everything below is the same again for a burst of the same
+        // snapshot generation and ingress port to the same route, unless
+        // the trace carries timestamps (read per burst). ~0: not reusable.
+        uint64_t ready_gen = ~0ull;
+        uint16_t ready_in_port = 0;
+        bool reuse = false;  // insert_plan found this burst may take it
         // The Ethernet header as send would write it (both MACs).
         uint8_t eth[sizeof(wire::EtherHdr)];
         // What goes after the Ethernet header (encap: outer IPv6 header, then
@@ -297,8 +307,20 @@ struct Worker {
     bool forward_inserting(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                            const uint64_t* fib_nhs, const uint32_t* l3_len);
     InsertPlan* insert_plan(const Snapshot& s, const NextHop& nh, unsigned& n_plans);
-    void prepare_insert(const Snapshot& s, InsertPlan& p, BurstHop& bh);
-    void insert_and_send(rte_mbuf* m, const InsertPlan& p, uint32_t l3_len, uint32_t queue_depth);
+    void prepare_insert(const Snapshot& s, InsertPlan& p, BurstHop& bh, uint16_t in_port);
+    // An InsertPlan's part that insert_header reads per packet.
+    struct InsertHot {
+        explicit InsertHot(const InsertPlan& p)
+            : hdr(p.hdr), eth(p.eth), grow(p.grow), hdr_len(p.hdr_len), hl_off(p.hl_off),
+              hl_wide_off(p.hl_wide_off), qd_off(p.qd_off), inline_mode(p.inline_mode) {}
+        const uint8_t* hdr;
+        const uint8_t* eth;
+        uint16_t grow, hdr_len;
+        int16_t hl_off, hl_wide_off, qd_off;
+        bool inline_mode;
+    };
+    template <class Plan>
+    void insert_header(rte_mbuf* m, const Plan& p, uint32_t l3_len, uint32_t queue_depth);
     /// Returns the number of decapsulated packets left in `inner` and of the
     /// ICMPv6 messages built in `answers`.
     void stage_output(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -312,6 +334,8 @@ struct Worker {
     void hand_to_nd(rte_mbuf* m, const PacketMeta& pm, uint16_t in_port);
     void drain_injected(const Snapshot& s);
     void enqueue(rte_mbuf* m, uint16_t port);
+    template <class PortOf, class Touch>
+    void append_runs(rte_mbuf* const* pkts, uint16_t n, PortOf port_of, Touch touch);
     void flush_tx(uint16_t port);
 };
 
@@ -1198,32 +1222,42 @@ struct OwnMac {
 // traffic never does: one test of both first octets lets it through.
 inline bool odd_first_octet(uint8_t b) { return uint8_t(b + 2) <= 2; }
 
-// Plain forwards' last touches, as send and enqueue would give them: hop
-// limit, the next hop's Ethernet addresses in one copy, transmit buffer.
-// A run of packets to one port keeps that buffer's count in registers
-// (every octet written into a packet might otherwise alias it).
-inline void send_plain(Worker& w, rte_mbuf* const* pkts, const NextHop* const* hops,
-                       uint16_t n) {
+// enqueue for each packet of a qualified burst in order, after touch(i)
+// has written packet i; port_of(i) is its port. A run of packets to one
+// port keeps that buffer's count in registers (every octet written into a
+// packet might otherwise alias it) and ends where enqueue would flush.
+template <class PortOf, class Touch>
+[[gnu::always_inline]] inline void Worker::append_runs(rte_mbuf* const* pkts, uint16_t n,
+                                                       PortOf port_of, Touch touch) {
     for (uint16_t i = 0; i < n;) {
-        const uint16_t port = hops[i]->port;
-        TxBuffer& b = w.tx[port];
+        const uint16_t port = port_of(i);
+        TxBuffer& b = tx[port];
         unsigned k = b.n;
         uint32_t segs = b.segs;
-        // Up to the packet that fills the buffer (enqueue's flush).
         const uint16_t end = uint16_t(std::min<unsigned>(n, i + (k < kBurst ? kBurst - k : 0)));
-        for (; i < end; ++i) {
-            const NextHop* nh = hops[i];
-            if (nh->port != port) break;
+        for (; i < end && port_of(i) == port; ++i) {
             rte_mbuf* m = pkts[i];
-            --ipv6_of(m)->hop_limit;
-            std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), nh->eth, sizeof nh->eth);
+            touch(i);
             b.pkts[k++] = m;
             segs += m->nb_segs;
         }
         b.n = uint16_t(k);
         b.segs = segs;
-        if (k >= kBurst) w.flush_tx(port);
+        if (k >= kBurst) flush_tx(port);
     }
+}
+
+// Plain forwards' last touches, as send gives them: hop limit, then the
+// next hop's Ethernet addresses in one copy.
+inline void send_plain(Worker& w, rte_mbuf* const* pkts, const NextHop* const* hops,
+                       uint16_t n) {
+    w.append_runs(
+        pkts, n, [&](uint16_t i) { return hops[i]->port; },
+        [&](uint16_t i) {
+            rte_mbuf* m = pkts[i];
+            --ipv6_of(m)->hop_limit;
+            std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), hops[i]->eth, sizeof hops[i]->eth);
+        });
 }
 
 // The common burst in fewer, lighter passes: every packet a unicast IPv6
@@ -1322,8 +1356,8 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
                                                  rte_mbuf** pkts, uint16_t n,
                                                  const uint64_t* fib_nhs, const uint32_t* l3_len) {
     const InsertPlan* plan_of[kBurst];  // null: forwarded as it is
-    uint16_t out_port[kBurst];           // for those
-    const rte_ether_addr* mac[kBurst];
+    const NextHop* hop_of[kBurst];       // for those
+    uint16_t out_port[kBurst];
     unsigned n_plans = 0;
     uint32_t sampled_out = 0;
     const size_t n_nexthops = s.nexthops.size();
@@ -1335,9 +1369,9 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         const NextHop& nh = s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0];
         plan_of[i] = nullptr;
         if (nh.plain) {
-            if (l3_len[i] > s.ports[nh.port].mtu) break;
+            if (l3_len[i] > nh.plain_mtu) break;
+            hop_of[i] = &nh;
             out_port[i] = nh.port;
-            mac[i] = &nh.dst_mac;
             continue;
         }
         if (&nh != last_nh) {
@@ -1352,8 +1386,8 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
             // Sampled out: the route forwards it as a plain one would.
             if (!nh.resolved || nh.on_link || l3_len[i] > s.ports[nh.port].mtu) break;
             ++sampled_out;
+            hop_of[i] = &nh;
             out_port[i] = nh.port;
-            mac[i] = &nh.dst_mac;
             continue;
         }
         // IoamMtuExceeded, an unknown MAC, an edge egress and the payload
@@ -1361,6 +1395,7 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         if (l3_len[i] > p->max_l3 || rte_pktmbuf_headroom(pkts[i]) < p->grow) break;
         ++p->inserted;
         plan_of[i] = p;
+        out_port[i] = p->out_port;
     }
     if (i < n) {
         plain_rest = kPlainBackoff;
@@ -1375,7 +1410,7 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         InsertPlan& q = plans[j];
         freq_counter[q.encap] = q.counter;
         if (!q.inserted) continue;
-        prepare_insert(s, q, bh);
+        prepare_insert(s, q, bh, in_port);
         inserted += q.inserted;
         count(q.outcome, q.inserted);
         queue_depth |= q.qd_off >= 0;
@@ -1385,19 +1420,34 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
 
     // Only a trace type with the queue depth field needs it.
     QueueAhead ahead;
-    for (i = 0; i < n; ++i) {
-        rte_mbuf* m = pkts[i];
-        const InsertPlan* q = plan_of[i];
-        uint32_t depth = 0;
-        if (queue_depth) {
-            const uint16_t port = q ? q->out_port : out_port[i];
-            depth = ahead.depth(tx, port);
-            ahead.sent(port, m->nb_segs);
-        }
-        if (q)
-            insert_and_send(m, *q, l3_len[i], depth);
-        else
-            send(s, m, out_port[i], *mac[i], false);
+    auto commit = [&](auto plan_for) {
+        append_runs(
+            pkts, n, [&](uint16_t j) { return out_port[j]; },
+            [&](uint16_t j) {
+                rte_mbuf* m = pkts[j];
+                uint32_t depth = 0;
+                if (queue_depth) {
+                    depth = ahead.depth(tx, out_port[j]);
+                    ahead.sent(out_port[j], m->nb_segs);
+                }
+                if (plan_of[j]) {
+                    insert_header(m, plan_for(j), l3_len[j], depth);
+                } else {
+                    // What send does.
+                    --ipv6_of(m)->hop_limit;
+                    std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), hop_of[j]->eth,
+                                sizeof hop_of[j]->eth);
+                }
+            });
+    };
+    // Nearly every burst meets one encap route: its plan's per-packet part
+    // then lives in registers, where a plan in memory would be read again
+    // after every write into a packet (which might alias it).
+    if (n_plans == 1) {
+        const InsertHot hot(plans[0]);
+        commit([&](uint16_t) -> const InsertHot& { return hot; });
+    } else {
+        commit([&](uint16_t j) -> const InsertPlan& { return *plan_of[j]; });
     }
     return true;
 }
@@ -1606,6 +1656,10 @@ Worker::InsertPlan* Worker::insert_plan(const Snapshot& s, const NextHop& nh, un
     if (n_plans == kInsertPlans) return nullptr;
     InsertPlan& p = plans[n_plans++];
     const EncapProfile& e = s.encaps[idx];
+    // A slot taken over by another route (even for a burst that then goes
+    // to the stages) no longer holds a header for the old one.
+    p.reuse = p.nh == &nh && p.encap == idx && p.ready_gen == s.generation;
+    if (!p.reuse) p.ready_gen = ~0ull;
     p.nh = &nh;
     p.encap = idx;
     p.freq_k = e.freq_k;
@@ -1634,8 +1688,10 @@ Worker::InsertPlan* Worker::insert_plan(const Snapshot& s, const NextHop& nh, un
 // limit (and queue depth, when the type has it) differ per packet; their
 // offsets are kept. Encap also lays out the outer header here, leaving
 // traffic class and flow label, payload length and hop limit to the packet.
-void Worker::prepare_insert(const Snapshot& s, InsertPlan& p, BurstHop& bh) {
+void Worker::prepare_insert(const Snapshot& s, InsertPlan& p, BurstHop& bh, uint16_t in_port) {
     constexpr uint16_t kIp6 = sizeof(wire::Ipv6Hdr);
+    if (p.reuse && p.ready_in_port == in_port) return;
+    p.ready_gen = ~0ull;
     const EncapProfile& e = s.encaps[p.encap];
     uint8_t* hbh = p.hdr;
     if (!p.inline_mode) {
@@ -1653,16 +1709,24 @@ void Worker::prepare_insert(const Snapshot& s, InsertPlan& p, BurstHop& bh) {
     std::memcpy(eth->dst, p.mac->addr_bytes, 6);
     std::memcpy(eth->src, s.ports[p.out_port].mac.addr_bytes, 6);
     store_be16(eth->ether_type, wire::kEtherTypeIpv6);  // forward_plain checked it
-    p.hl_off = p.hl_wide_off = p.qd_off = NodeDataTemplate::kNone;
+    // Inline: `hdr` goes behind the IPv6 header; encap: it starts with it.
+    p.hl_off = p.hl_wide_off = int16_t(int(offsetof(wire::Ipv6Hdr, hop_limit)) -
+                                       (p.inline_mode ? int(sizeof(wire::Ipv6Hdr)) : 0));
+    p.qd_off = NodeDataTemplate::kNone;
 
     uint8_t* opt = hbh + kIoamHbhOptOffset;
     const auto* th = reinterpret_cast<const wire::IoamTraceHdr*>(opt + sizeof(wire::IoamOptHdr));
     const NamespaceData* ns = s.find_namespace(load_be16(th->namespace_id));
+    // Not made again for the next burst when nothing in it comes from the clock.
+    const uint32_t type = wire::trace_type(*th);
+    if (!ns || !trace::wants_time(type)) {
+        p.ready_gen = s.generation;
+        p.ready_in_port = in_port;
+    }
     if (!ns) {
         p.outcome = IoamEvent::SkipUnknownNamespace;
         return;
     }
-    const uint32_t type = wire::trace_type(*th);
     if (!bh.have_time && trace::wants_time(type)) read_clock(bh);
     HopData hop = bh.base;
     const PortView& out = s.ports[p.out_port];
@@ -1708,11 +1772,13 @@ inline void copy_header(uint8_t* to, const uint8_t* from, unsigned len) {
     }
 }
 
-// stage_encap (prepend), stage_ioam (the inserted trace) and send for one
-// packet of a qualified burst, from its plan. The hop limit is decremented
-// first, as forwarding does before the encapsulating node's output path.
-inline void Worker::insert_and_send(rte_mbuf* m, const InsertPlan& p, uint32_t l3_len,
-                                    uint32_t queue_depth) {
+// stage_encap (prepend), stage_ioam (the inserted trace) and send's header
+// writes for one packet of a qualified burst, from its plan; the caller
+// transmits it to p.out_port. The hop limit is decremented first, as
+// forwarding does before the encapsulating node's output path.
+template <class Plan>
+inline void Worker::insert_header(rte_mbuf* m, const Plan& p, uint32_t l3_len,
+                                  uint32_t queue_depth) {
     constexpr uint16_t kEth = sizeof(wire::EtherHdr);
     constexpr uint16_t kIp6 = sizeof(wire::Ipv6Hdr);
     // The plan in locals: every store into the packet could alias it.
@@ -1720,7 +1786,6 @@ inline void Worker::insert_and_send(rte_mbuf* m, const InsertPlan& p, uint32_t l
     const bool inline_mode = p.inline_mode;
     const unsigned hdr_len = p.hdr_len;
     const int hl_off = p.hl_off, hl_wide_off = p.hl_wide_off, qd_off = p.qd_off;
-    const uint16_t out_port = p.out_port;
     uint8_t* old = rte_pktmbuf_mtod(m, uint8_t*);
     auto* inner = reinterpret_cast<wire::Ipv6Hdr*>(old + kEth);
     const uint8_t hop_limit = uint8_t(inner->hop_limit - 1);
@@ -1750,13 +1815,12 @@ inline void Worker::insert_and_send(rte_mbuf* m, const InsertPlan& p, uint32_t l
         store_be16(ip->payload_len, uint16_t(l3_len + grow - kIp6));
     }
     ip->hop_limit = hop_limit;
-    if (hl_off >= 0) at[hl_off] = hop_limit;
-    if (hl_wide_off >= 0) at[hl_wide_off] = hop_limit;
+    at[hl_off] = hop_limit;
+    at[hl_wide_off] = hop_limit;
     if (qd_off >= 0) store_be32(at + qd_off, queue_depth);
     // What send does, with the MACs of the plan.
     std::memcpy(d, p.eth, 8);
     std::memcpy(d + 6, p.eth + 6, 8);
-    enqueue(m, out_port);
 }
 
 void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,

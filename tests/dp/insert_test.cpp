@@ -289,6 +289,72 @@ TEST_F(InsertTest, SamplingAcrossBurstsOfOneRoute) {
     EXPECT_EQ(fast2.fw->events(IoamEvent::Inserted), 22u);  // 1 of every 2 of 44
 }
 
+// The inserting fast path keeps a route's prepared header (this node's
+// data) from one burst to the next when no timestamp is in it. A burst
+// under another snapshot (other node and namespace data) or from another
+// ingress port (another ingress id) must get its own: each burst's frames
+// must be what the stages make, and the three must differ.
+TEST_F(InsertTest, PreparedHeaderFollowsSnapshotAndIngressPort) {
+    ASSERT_TRUE(snap_);
+    std::string yaml2 = kYaml;
+    for (auto [from, to] : {std::pair{"node: {id: 7,", "node: {id: 9,"},
+                            std::pair{"data: 0xdeadbee7", "data: 0xdeadbee9"}}) {
+        const size_t at = yaml2.find(from);
+        ASSERT_NE(at, std::string::npos) << from;
+        yaml2.replace(at, std::strlen(from), to);
+    }
+    std::unique_ptr<dp::Snapshot> snap2;
+    try {
+        snap2 = env_->snapshot(yaml2);
+    } catch (const std::exception& e) {
+        FAIL() << e.what();
+    }
+    // db03: encap, 0xc6c002 (node id, ingress and egress ids, namespace
+    // data, no timestamps); the same two packets every time.
+    Burst from_eth0{frame("db03::1", 1), frame("db03::2", 2)};
+    Burst from_eth1 = from_eth0;
+    for (In& f : from_eth1) f.bytes[5] = 0x01;  // eth1's MAC
+    struct Step {
+        const dp::Snapshot* snap;
+        uint16_t in_port;
+        const Burst* burst;
+    };
+    const std::vector<Step> steps{{snap_.get(), 0, &from_eth0}, {snap_.get(), 0, &from_eth0},
+                                  {snap2.get(), 0, &from_eth0}, {snap_.get(), 1, &from_eth1},
+                                  {snap_.get(), 0, &from_eth0}};
+    auto run_steps = [&](bool with_poison) {
+        Outcome r;
+        r.fw = std::make_unique<Forwarder>(*env_);
+        for (const Step& st : steps) {
+            std::vector<rte_mbuf*> pkts;
+            for (const In& f : *st.burst) pkts.push_back(env_->mbuf(f.bytes.data(), f.bytes.size()));
+            if (with_poison) {
+                const In p = poison();
+                pkts.push_back(env_->mbuf(p.bytes.data(), p.bytes.size()));
+            }
+            for (rte_mbuf* m : pkts) EXPECT_NE(m, nullptr) << "mbuf allocation failed";
+            r.fw->bp->process(*st.snap, st.in_port, pkts.data(), uint16_t(pkts.size()));
+            r.fw->bp->flush();
+        }
+        r.tx = env_->take_tx();
+        return r;
+    };
+    Outcome fast = run_steps(false);
+    Outcome stages = run_steps(true);
+    ASSERT_EQ(fast.tx.size(), 2 * steps.size()) << fast.fw->nonzero_drops();
+    ASSERT_EQ(stages.tx.size(), fast.tx.size());
+    EXPECT_EQ(fast.fw->events(IoamEvent::Inserted), 2 * steps.size());
+    for (size_t i = 0; i < fast.tx.size(); ++i) {
+        SCOPED_TRACE("frame " + std::to_string(i));
+        EXPECT_EQ(test::hex(fast.tx[i].bytes), test::hex(stages.tx[i].bytes));
+    }
+    // Same packets, same header: only this node's data tells them apart.
+    EXPECT_EQ(test::hex(fast.tx[0].bytes), test::hex(fast.tx[2].bytes));
+    EXPECT_EQ(test::hex(fast.tx[0].bytes), test::hex(fast.tx[8].bytes));
+    EXPECT_NE(test::hex(fast.tx[0].bytes), test::hex(fast.tx[4].bytes)) << "new snapshot";
+    EXPECT_NE(test::hex(fast.tx[0].bytes), test::hex(fast.tx[6].bytes)) << "ingress port";
+}
+
 // A burst with one packet the fast path must refuse, between bursts it
 // takes: the refusal may change nothing (packets, freq counters) before the
 // stages take the burst, and the bursts after it see the same counters.
