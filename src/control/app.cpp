@@ -337,9 +337,10 @@ std::string describe_fib(const dp::Snapshot& s, Clock::duration built) {
     const auto& f = s.fib_size;
     return fmt::format("route table: {} prefixes (+{} anchors); second-level groups: {} used, at "
                        "most {} reserved, {} allocated; {}-octet entries, {:.1f} MiB + {:.1f} MiB "
-                       "of RIB nodes; built in {} ms",
+                       "of RIB nodes; {} lookup; built in {} ms",
                        f.prefixes, f.anchors, f.groups, f.reservation, f.num_tbl8, f.nh_bytes,
                        double(f.table_bytes) / (1 << 20), double(f.rib_bytes) / (1 << 20),
+                       f.vector_lookup ? "AVX-512" : "scalar",
                        std::chrono::duration_cast<std::chrono::milliseconds>(built).count());
 }
 

@@ -104,6 +104,12 @@ bool Snapshot::init_tables(unsigned fib_routes, unsigned num_tbl8, unsigned max_
         return false;
     }
 
+    // rte_fib6 takes its AVX-512 lookup only when asked, and grants it only
+    // where the CPU has it and the EAL allows 512-bit vectors
+    // (--force-max-simd-bitwidth=512; DPDK's x86 default is 256, for CPUs
+    // that slow down on AVX-512). Otherwise the scalar lookup stays.
+    fib_size.vector_lookup = rte_fib6_select_lookup(fib, RTE_FIB6_LOOKUP_TRIE_VECTOR_AVX512) == 0;
+
     std::string hash_name = "neigh_" + std::to_string(serial);
     rte_hash_parameters hp{};
     hp.name = hash_name.c_str();

@@ -213,6 +213,7 @@ public:
     /// How the FIB was sized, for the log and telemetry.
     struct FibSize {
         uint32_t prefixes = 0;  // routes, connected prefixes and local /128s
+        bool vector_lookup = false;  // rte_fib6's AVX-512 lookup (else scalar)
         uint32_t anchors = 0;
         uint32_t groups = 0;       // tbl8 groups the trie holds
         uint32_t reservation = 0;  // the most rte_fib6 may reserve while it is filled

@@ -106,3 +106,30 @@ def test_too_little_memory_is_named(tmp_path):
     assert re.search(r"CONF\.yaml: cannot create the route table \(\d+ entries, \d+ second-level "
                      r"groups\): not enough memory: it needs [\d.]+ MiB, 32\.0 MiB of it in one "
                      r"block, and the EAL heap has [\d.]+ MiB free", run.stderr), run.stderr[-3000:]
+
+
+def cpu_has_avx512f() -> bool:
+    with open("/proc/cpuinfo") as f:
+        return any(line.startswith("flags") and " avx512f" in line for line in f)
+
+
+def test_vector_lookup_only_when_the_eal_allows_it(tmp_path):
+    # rte_fib6's AVX-512 lookup is asked for at every table build; DPDK grants
+    # it only with --force-max-simd-bitwidth=512 on a CPU that has AVX-512F.
+    # Either way the packets take the same routes.
+    n, h = 2000, 200
+    frames = [frame("2001:db8:0:7cf::1"), frame("2001:db9::c7"), frame("2001:db8:0:7d0::1"),
+              frame("2001:db9::c8")]
+    outs = {}
+    for simd in (None, "512"):
+        eal = ("-l", "0-1") + ((f"--force-max-simd-bitwidth={simd}",) if simd else ())
+        run = pcaptest.run_appliance(tmp_path / f"simd{simd}", config(n, h), {0: frames},
+                                     eal_lcores=eal)
+        lookup = re.search(r"of RIB nodes; (\S+) lookup; built in", run.stderr)
+        assert lookup, run.stderr[-3000:]
+        want = "AVX-512" if simd and cpu_has_avx512f() else "scalar"
+        assert lookup.group(1) == want
+        outs[simd] = run.out[1]
+        assert run.drops.get("no_route") == 2, run.drops
+    assert len(outs[None]) == 2
+    assert outs[None] == outs["512"]

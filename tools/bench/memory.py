@@ -34,7 +34,7 @@ MiB = 1 << 20
 ROUTE_TABLE = re.compile(
     r" route table: (\d+) prefixes \(\+(\d+) anchors\); second-level groups: (\d+) used, at "
     r"most (\d+) reserved, (\d+) allocated; (\d)-octet entries, ([\d.]+) MiB \+ ([\d.]+) MiB "
-    r"of RIB nodes; built in (\d+) ms")
+    r"of RIB nodes; (?:\S+) lookup; built in (\d+) ms")
 
 
 def route_table(text: str) -> dict:
