@@ -1221,7 +1221,8 @@ inline bool odd_first_octet(uint8_t b) { return uint8_t(b + 2) <= 2; }
     // parse_ipv6: multicast or loopback source, loopback destination.
     // stage_route: multicast and link-local destinations, and the
     // appliance's own; a link-local source is never forwarded.
-    if ((odd_first_octet(ip->src[0]) | odd_first_octet(ip->dst[0])) &&
+    // One test, no branch between the two (clang wants the bools as ints).
+    if ((unsigned(odd_first_octet(ip->src[0])) | unsigned(odd_first_octet(ip->dst[0]))) &&
         (ip->src[0] == 0xff || is_loopback(src_hi, src_lo) || is_loopback(dst_hi, dst_lo) ||
          ip->dst[0] == 0xff || is_link_local(ip->dst) || is_link_local(ip->src)))
         return false;
