@@ -88,7 +88,8 @@ struct FusedBurst {
     uint16_t inner_off[kBurst];  // kTunnel: from the outer IPv6 header
     uint8_t inner_ecn[kBurst];   // kTunnel: the inner packet's ECN after RFC 6040
     // Every kTunnel packet's inner one passes forward_plain's header pass
-    // as decapsulated (Origin::Tunnel): fused_forward may then forward them
+    // as decapsulated (Origin::Tunnel), but for the test whether it is for
+    // us, which its route covers: fused_forward may then forward them
     // itself if their routes are plain too. inner_l3 is its length then
     // (at most the outer payload: it fits).
     bool inner_plain = true;
@@ -269,9 +270,8 @@ struct Worker {
     // forward_plain's extension to IOAM transit and tunnel ends: see
     // fused_admit. FusedBurst holds what its header pass learnt.
     uint8_t fused_allowed(const PortView& port, Origin origin) const;
-    bool fused_admit(const PortView& port, Origin origin, const OwnAddresses::View& own,
-                     const rte_mbuf* m, const uint8_t* ip, uint32_t l3_len, bool to_us,
-                     uint16_t i, FusedBurst& fb, uint8_t* dst);
+    bool fused_admit(const PortView& port, Origin origin, const rte_mbuf* m, const uint8_t* ip,
+                     uint32_t l3_len, bool to_us, uint16_t i, FusedBurst& fb, uint8_t* dst);
     bool fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                        uint8_t (*dsts)[16], const uint32_t* l3_len, uint64_t* fib_nhs,
                        bool& have_nhs, const FusedBurst& fb);
@@ -1299,8 +1299,8 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         // packet is not plain, but the fused IOAM path may take it.
         const bool to_us = own.contains(ip->dst);
         if ((to_us || ip->next_header == wire::kProtoHopByHop) &&
-            !fused_admit(port, origin, own, m, reinterpret_cast<const uint8_t*>(ip), l3, to_us, i,
-                         fb, dsts[i]))
+            !fused_admit(port, origin, m, reinterpret_cast<const uint8_t*>(ip), l3, to_us, i, fb,
+                         dsts[i]))
             return false;
         // As stage_parse: link padding is not part of the packet. Harmless
         // if the stages run after all: they trim to the same length.
@@ -1436,9 +1436,9 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
 //   whether the inner packets would pass forward_plain's header pass is
 //   noted for the burst (FusedBurst::inner_plain), not required.
 // Single segments only: contiguity is then only a matter of length.
-bool Worker::fused_admit(const PortView& port, Origin origin, const OwnAddresses::View& own,
-                         const rte_mbuf* m, const uint8_t* ip, uint32_t l3_len, bool to_us,
-                         uint16_t i, FusedBurst& fb, uint8_t* dst) {
+bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
+                         const uint8_t* ip, uint32_t l3_len, bool to_us, uint16_t i,
+                         FusedBurst& fb, uint8_t* dst) {
     constexpr uint32_t kIp6 = sizeof(wire::Ipv6Hdr);
     if (m->nb_segs != 1) return false;
     if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
@@ -1466,18 +1466,21 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const OwnAddresses
         if (!rfc6040_decapsulate(ipv6_ecn(ip), ecn)) return false;
         fb.inner_off[i] = uint16_t(off);
         fb.inner_ecn[i] = ecn;
-        // What forward_plain would ask of the inner packet once it is
-        // alone in its frame (trimmed to the outer packet): no Hop-by-Hop
-        // header and not for us, as fused_allowed admits neither kind for
+        // What forward_plain's header pass would ask of the inner packet
+        // once it is alone in its frame (trimmed to the outer packet): no
+        // Hop-by-Hop header either, as fused_allowed admits no kind for
         // Origin::Tunnel. The ECN set on the way is no part of any test.
-        // Its destination replaces the outer one in `dst` (the burst's
-        // lookup key), which a tunnel end does not need.
+        // Nor is being for us: our addresses are the FIB's Local /128s
+        // (OwnAddresses), whose next hop is not plain, so fused_forward's
+        // route test refuses such an inner packet anyway. Its destination
+        // replaces the outer one in `dst` (the burst's lookup key), which
+        // a tunnel end does not need.
         if (fb.inner_plain) {
             const auto* in = reinterpret_cast<const wire::Ipv6Hdr*>(ip + off);
             uint32_t in_l3;
             uint64_t hi, lo;
             if (plain_ipv6(in, l3_len - off, in_l3, hi, lo) &&
-                in->next_header != wire::kProtoHopByHop && !own.contains(in->dst)) {
+                in->next_header != wire::kProtoHopByHop) {
                 fb.inner_l3[i] = uint16_t(in_l3);
                 std::memcpy(dst, &hi, 8);
                 std::memcpy(dst + 8, &lo, 8);
@@ -1592,18 +1595,9 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     }
     const NextHop* hops[kBurst];
     const size_t n_nexthops = s.nexthops.size();
-    // forward_plain's route test for the inner packets (Origin::Tunnel:
-    // never an insertion).
-    bool inner_ok = inner_plain;
-    const NextHop* inner_hops[kBurst];
-    for (uint16_t i = 0, k = 0, j = 0; i < n; ++i) {
+    for (uint16_t i = 0, k = 0; i < n; ++i) {
         if (fb.kind[i] & FusedBurst::kTunnel) {
-            if (inner_plain) {
-                const NextHop& nh = s.nexthops[fib_nhs[k] < n_nexthops ? fib_nhs[k] : 0];
-                ++k;
-                inner_ok &= fb.inner_l3[i] <= nh.plain_mtu;
-                inner_hops[j++] = &nh;
-            }
+            k += inner_plain;  // its inner packet's route: see below
             continue;
         }
         const NextHop& nh = s.nexthops[fib_nhs[k] < n_nexthops ? fib_nhs[k] : 0];
@@ -1624,6 +1618,11 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     QueueAhead ahead;
     rte_mbuf* inner[kBurst];
     uint16_t n_inner = 0;
+    // forward_plain's route test for the inner packets (Origin::Tunnel:
+    // never an insertion), made as they come out: trimming them to their
+    // length is what the stages or forward_plain would do first anyway.
+    bool inner_ok = inner_plain;
+    const NextHop* inner_hops[kBurst];
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
         const uint8_t kind = fb.kind[i];
@@ -1632,11 +1631,14 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
             // loopback device.
             if (kind & FusedBurst::kTrace)
                 fused_fill(ff, fc, reinterpret_cast<uint8_t*>(ipv6_of(m)), kind, false, 0, 0);
-            // With forward_plain's trim of what may follow the inner packet.
-            if (inner_ok)
+            if (inner_plain) {
+                const NextHop& nh = s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0];
+                inner_ok &= fb.inner_l3[i] <= nh.plain_mtu;
+                inner_hops[n_inner] = &nh;
                 remove_outer_to(m, fb.inner_off[i], fb.inner_ecn[i], fb.inner_l3[i]);
-            else
+            } else {
                 remove_outer(m, fb.inner_off[i], fb.inner_ecn[i]);
+            }
             inner[n_inner++] = m;
             continue;
         }
