@@ -1595,7 +1595,9 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     }
     const NextHop* hops[kBurst];
     const size_t n_nexthops = s.nexthops.size();
-    for (uint16_t i = 0, k = 0; i < n; ++i) {
+    // A burst of tunnel ends alone (a decapsulating node's usual) has none
+    // of these routes to check.
+    for (uint16_t i = 0, k = 0; fb.n_tunnel != n && i < n; ++i) {
         if (fb.kind[i] & FusedBurst::kTunnel) {
             k += inner_plain;  // its inner packet's route: see below
             continue;
