@@ -38,4 +38,17 @@ inline void remove_outer(rte_mbuf* m, uint32_t inner_off, uint8_t inner_ecn) {
     rte_pktmbuf_adj(m, uint16_t(inner_off));
 }
 
+/// remove_outer for a single-segment `m` whose inner packet is `inner_l3`
+/// octets (no more than the outer packet holds behind `inner_off`): what
+/// followed it goes too, as trim_frame would cut it.
+inline void remove_outer_to(rte_mbuf* m, uint32_t inner_off, uint8_t inner_ecn,
+                            uint32_t inner_l3) {
+    uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+    set_ipv6_ecn(d + sizeof(wire::EtherHdr) + inner_off, inner_ecn);
+    std::memcpy(d + inner_off, d, sizeof(wire::EtherHdr));
+    m->data_off = uint16_t(m->data_off + inner_off);
+    m->data_len = uint16_t(sizeof(wire::EtherHdr) + inner_l3);
+    m->pkt_len = uint32_t(sizeof(wire::EtherHdr)) + inner_l3;
+}
+
 }  // namespace ioamfwd::dp

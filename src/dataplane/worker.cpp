@@ -87,6 +87,13 @@ struct FusedBurst {
     int8_t allowed = -1;    // kinds the burst's port and origin allow; -1: not asked yet
     uint16_t inner_off[kBurst];  // kTunnel: from the outer IPv6 header
     uint8_t inner_ecn[kBurst];   // kTunnel: the inner packet's ECN after RFC 6040
+    // Every kTunnel packet's inner one passes forward_plain's header pass
+    // as decapsulated (Origin::Tunnel), but for the test whether it is for
+    // us, which its route covers: fused_forward may then forward them
+    // itself if their routes are plain too. inner_l3 is its length then
+    // (at most the outer payload: it fits).
+    bool inner_plain = true;
+    uint16_t inner_l3[kBurst];
 
     // standard_one_trace for a burst's headers, which are nearly always
     // alike. 0 when it fails; kTrace, or kTrace | kSame when the header
@@ -274,7 +281,7 @@ struct Worker {
     // fused_admit. FusedBurst holds what its header pass learnt.
     uint8_t fused_allowed(const PortView& port, Origin origin) const;
     bool fused_admit(const PortView& port, Origin origin, const rte_mbuf* m, const uint8_t* ip,
-                     uint32_t l3_len, bool to_us, uint16_t i, FusedBurst& fb);
+                     uint32_t l3_len, bool to_us, uint16_t i, FusedBurst& fb, uint8_t* dst);
     bool fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                        uint8_t (*dsts)[16], const uint32_t* l3_len, uint64_t* fib_nhs,
                        bool& have_nhs, const FusedBurst& fb);
@@ -1222,6 +1229,31 @@ struct OwnMac {
 // traffic never does: one test of both first octets lets it through.
 inline bool odd_first_octet(uint8_t b) { return uint8_t(b + 2) <= 2; }
 
+// forward_plain's tests of an IPv6 header with `avail` octets of frame
+// from it on: true, with the packet's length (header included) in `l3` and
+// the destination's halves as loaded, when a plain forward may take it.
+// The tunnel ends' inner packets get them too (fused_admit).
+[[gnu::always_inline]] inline bool plain_ipv6(const wire::Ipv6Hdr* ip, uint32_t avail,
+                                              uint32_t& l3, uint64_t& dst_hi, uint64_t& dst_lo) {
+    // Hop limit 1 or 0 is Time Exceeded.
+    if ((ip->vtc_flow[0] >> 4) != 6 || ip->hop_limit <= 1) return false;
+    uint64_t src_hi, src_lo;
+    std::memcpy(&src_hi, ip->src, 8);
+    std::memcpy(&src_lo, ip->src + 8, 8);
+    std::memcpy(&dst_hi, ip->dst, 8);
+    std::memcpy(&dst_lo, ip->dst + 8, 8);
+    // parse_ipv6: multicast or loopback source, loopback destination.
+    // stage_route: multicast and link-local destinations, and the
+    // appliance's own; a link-local source is never forwarded.
+    // One test, no branch between the two (clang wants the bools as ints).
+    if ((unsigned(odd_first_octet(ip->src[0])) | unsigned(odd_first_octet(ip->dst[0]))) &&
+        (ip->src[0] == 0xff || is_loopback(src_hi, src_lo) || is_loopback(dst_hi, dst_lo) ||
+         ip->dst[0] == 0xff || is_link_local(ip->dst) || is_link_local(ip->src)))
+        return false;
+    l3 = uint32_t(sizeof(wire::Ipv6Hdr)) + load_be16(ip->payload_len);
+    return l3 <= avail;  // else Ipv6BadLength
+}
+
 // enqueue for each packet of a qualified burst in order, after touch(i)
 // has written packet i; port_of(i) is its port. A run of packets to one
 // port keeps that buffer's count in registers (every octet written into a
@@ -1291,35 +1323,23 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         const auto* eth = rte_pktmbuf_mtod(m, const wire::EtherHdr*);
         if (load_be16(eth->ether_type) != wire::kEtherTypeIpv6 || !own_mac.takes(eth)) return false;
         const auto* ip = reinterpret_cast<const wire::Ipv6Hdr*>(eth + 1);
-        // Hop limit 1 or 0 is Time Exceeded.
-        if ((ip->vtc_flow[0] >> 4) != 6 || ip->hop_limit <= 1) return false;
-        uint64_t src_hi, src_lo, dst_hi, dst_lo;
-        std::memcpy(&src_hi, ip->src, 8);
-        std::memcpy(&src_lo, ip->src + 8, 8);
-        std::memcpy(&dst_hi, ip->dst, 8);
-        std::memcpy(&dst_lo, ip->dst + 8, 8);
-        // parse_ipv6: multicast or loopback source, loopback destination.
-        // stage_route: multicast and link-local destinations, and the
-        // appliance's own; a link-local source is never forwarded.
-        if ((odd_first_octet(ip->src[0]) | odd_first_octet(ip->dst[0])) &&
-            (ip->src[0] == 0xff || is_loopback(src_hi, src_lo) || is_loopback(dst_hi, dst_lo) ||
-             ip->dst[0] == 0xff || is_link_local(ip->dst) || is_link_local(ip->src)))
-            return false;
-        const uint32_t l3 = kIp6 + load_be16(ip->payload_len);
-        if (l3 > frame_len - kEth) return false;  // Ipv6BadLength
+        uint32_t l3;
+        uint64_t dst_hi, dst_lo;
+        if (!plain_ipv6(ip, frame_len - kEth, l3, dst_hi, dst_lo)) return false;
+        std::memcpy(dsts[i], &dst_hi, 8);
+        std::memcpy(dsts[i] + 8, &dst_lo, 8);
         // Without a Hop-by-Hop header there is no IOAM and nothing to strip
         // at an edge, in or out. With one, or for the appliance itself, the
         // packet is not plain, but the fused IOAM path may take it.
         const bool to_us = own.contains(ip->dst);
         if ((to_us || ip->next_header == wire::kProtoHopByHop) &&
-            !fused_admit(port, origin, m, reinterpret_cast<const uint8_t*>(ip), l3, to_us, i, fb))
+            !fused_admit(port, origin, m, reinterpret_cast<const uint8_t*>(ip), l3, to_us, i, fb,
+                         dsts[i]))
             return false;
         // As stage_parse: link padding is not part of the packet. Harmless
         // if the stages run after all: they trim to the same length.
         trim_frame(m, kEth + l3);
         l3_len[i] = l3;
-        std::memcpy(dsts[i], &dst_hi, 8);
-        std::memcpy(dsts[i] + 8, &dst_lo, 8);
     }
     if (fb.n_special) return fused_forward(s, in_port, pkts, n, dsts, l3_len, fib_nhs, have_nhs, fb);
     rte_fib6_lookup_bulk(s.fib, dsts, fib_nhs, n);
@@ -1462,11 +1482,13 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
 //   with no trace export (its records need stage_ioam's events);
 // - kTunnel: ip6ip6 for one of our addresses on a port that decapsulates,
 //   the inner header right behind the outer one or its Hop-by-Hop header,
-//   with ECN codepoints RFC 6040 lets through (DecapEcn is the stages').
+//   with ECN codepoints RFC 6040 lets through (DecapEcn is the stages');
+//   whether the inner packets would pass forward_plain's header pass is
+//   noted for the burst (FusedBurst::inner_plain), not required.
 // Single segments only: contiguity is then only a matter of length.
 bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
                          const uint8_t* ip, uint32_t l3_len, bool to_us, uint16_t i,
-                         FusedBurst& fb) {
+                         FusedBurst& fb, uint8_t* dst) {
     constexpr uint32_t kIp6 = sizeof(wire::Ipv6Hdr);
     if (m->nb_segs != 1) return false;
     if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
@@ -1494,6 +1516,28 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
         if (!rfc6040_decapsulate(ipv6_ecn(ip), ecn)) return false;
         fb.inner_off[i] = uint16_t(off);
         fb.inner_ecn[i] = ecn;
+        // What forward_plain's header pass would ask of the inner packet
+        // once it is alone in its frame (trimmed to the outer packet): no
+        // Hop-by-Hop header either, as fused_allowed admits no kind for
+        // Origin::Tunnel. The ECN set on the way is no part of any test.
+        // Nor is being for us: our addresses are the FIB's Local /128s
+        // (OwnAddresses), whose next hop is not plain, so fused_forward's
+        // route test refuses such an inner packet anyway. Its destination
+        // replaces the outer one in `dst` (the burst's lookup key), which
+        // a tunnel end does not need.
+        if (fb.inner_plain) {
+            const auto* in = reinterpret_cast<const wire::Ipv6Hdr*>(ip + off);
+            uint32_t in_l3;
+            uint64_t hi, lo;
+            if (plain_ipv6(in, l3_len - off, in_l3, hi, lo) &&
+                in->next_header != wire::kProtoHopByHop) {
+                fb.inner_l3[i] = uint16_t(in_l3);
+                std::memcpy(dst, &hi, 8);
+                std::memcpy(dst + 8, &lo, 8);
+            } else {
+                fb.inner_plain = false;
+            }
+        }
         kind |= FusedBurst::kTunnel;
         ++fb.n_tunnel;
     }
@@ -1572,14 +1616,20 @@ bool Worker::fused_claim(FusedFill& ff, FillCache& fc, uint8_t* th, uint16_t egr
 // route checks (tunnel ends need none), then one pass that fills, sends and
 // decapsulates in the burst's order, as stage_ioam_single, stage_output and
 // decapsulate would. False, before any packet changed, when the stages must
-// run after all.
+// run after all. The inner packets follow the forwarded ones, as
+// process_burst(Origin::Tunnel) would send them: when forward_plain would
+// take them all (header pass and plain routes), they are forwarded here,
+// their routes looked up with the outer packets'; else that call is made.
 bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                            uint8_t (*dsts)[16], const uint32_t* l3_len, uint64_t* fib_nhs,
                            bool& have_nhs, const FusedBurst& fb) {
     // A tunnel end's /128 would be the FIB's deepest walk, for a route the
-    // packet does not need: only the others are looked up.
+    // packet does not need: only the others are looked up, and the inner
+    // packets' destinations in the tunnel ends' places when they may need
+    // theirs.
+    const bool inner_plain = fb.n_tunnel && fb.inner_plain;
     uint16_t n_dst = n;
-    if (fb.n_tunnel) {
+    if (fb.n_tunnel && !inner_plain) {
         n_dst = 0;
         for (uint16_t i = 0; i < n; ++i) {
             if (fb.kind[i] & FusedBurst::kTunnel) continue;
@@ -1591,12 +1641,17 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         rte_fib6_lookup_bulk(s.fib, dsts, fib_nhs, n_dst);
         // stage_route may reuse results that are one per packet: every
         // packet passed its filter, and stage_parse keeps them all.
-        have_nhs = n_dst == n;
+        have_nhs = !fb.n_tunnel;
     }
     const NextHop* hops[kBurst];
     const size_t n_nexthops = s.nexthops.size();
-    for (uint16_t i = 0, k = 0; i < n; ++i) {
-        if (fb.kind[i] & FusedBurst::kTunnel) continue;
+    // A burst of tunnel ends alone (a decapsulating node's usual) has none
+    // of these routes to check.
+    for (uint16_t i = 0, k = 0; fb.n_tunnel != n && i < n; ++i) {
+        if (fb.kind[i] & FusedBurst::kTunnel) {
+            k += inner_plain;  // its inner packet's route: see below
+            continue;
+        }
         const NextHop& nh = s.nexthops[fib_nhs[k] < n_nexthops ? fib_nhs[k] : 0];
         ++k;
         // forward_plain's route checks; and a trace leaving by an edge port
@@ -1615,6 +1670,11 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     QueueAhead ahead;
     rte_mbuf* inner[kBurst];
     uint16_t n_inner = 0;
+    // forward_plain's route test for the inner packets (Origin::Tunnel:
+    // never an insertion), made as they come out: trimming them to their
+    // length is what the stages or forward_plain would do first anyway.
+    bool inner_ok = inner_plain;
+    const NextHop* inner_hops[kBurst];
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
         const uint8_t kind = fb.kind[i];
@@ -1623,7 +1683,14 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
             // loopback device.
             if (kind & FusedBurst::kTrace)
                 fused_fill(ff, fc, reinterpret_cast<uint8_t*>(ipv6_of(m)), kind, false, 0, 0);
-            remove_outer(m, fb.inner_off[i], fb.inner_ecn[i]);
+            if (inner_plain) {
+                const NextHop& nh = s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0];
+                inner_ok &= fb.inner_l3[i] <= nh.plain_mtu;
+                inner_hops[n_inner] = &nh;
+                remove_outer_to(m, fb.inner_off[i], fb.inner_ecn[i], fb.inner_l3[i]);
+            } else {
+                remove_outer(m, fb.inner_off[i], fb.inner_ecn[i]);
+            }
             inner[n_inner++] = m;
             continue;
         }
@@ -1638,8 +1705,12 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     if (n_inner) {
         count(IoamEvent::Decapsulated, n_inner);
         // As after the stages: the inner packets follow the burst's
-        // forwarded ones.
-        process_burst(s, in_port, inner, n_inner, Origin::Tunnel);
+        // forwarded ones. The plain_rest the outer burst found was 0, and
+        // nothing here set it: process_burst would run forward_plain.
+        if (inner_ok)
+            send_plain(*this, inner, inner_hops, n_inner);
+        else
+            process_burst(s, in_port, inner, n_inner, Origin::Tunnel);
     }
     return true;
 }

@@ -279,6 +279,78 @@ TEST_F(FusedPath, TunnelEndsWithAndWithoutTrace) {
     EXPECT_EQ((out.tx[4].bytes[kEth + 1] >> 4) & 3, 3);
 }
 
+// Tunnel ends whose inner packets forward_plain would take are forwarded
+// by the fused path itself, after the burst's other packets; one inner
+// packet it would not take (header or route) leaves all of them to
+// process_burst. Either way as the stages do it.
+TEST_F(FusedPath, InnerPacketsForwardedInPlaceUnlessOneIsNotPlain) {
+    auto sp = snap(kDecapYaml);
+    const dp::Snapshot& s = *sp;
+    auto tunnel_of = [&](const Bytes& inner, size_t trailing = 0) {
+        Bytes h = std_hbh(41, 0x800000, 12, 2);
+        test::append(h, inner);
+        h.resize(h.size() + trailing, 0xee);  // behind the inner packet
+        return ipv6("db01::2", "db02::2", 0, 61, h);
+    };
+    auto good = [&](uint8_t hop) { return ipv6("db01::1", "db04::5", 17, hop, udp()); };
+    struct Miss {
+        const char* name;
+        std::function<Bytes()> inner;
+    };
+    const std::vector<Miss> misses = {
+        {"hop limit 1", [&] { return good(1); }},
+        {"multicast destination", [&] { return ipv6("db01::1", "ff0e::1", 17, 40, udp()); }},
+        {"link-local source", [&] { return ipv6("fe80::1", "db04::5", 17, 40, udp()); }},
+        {"for us", [&] { return ipv6("db01::1", "db02::2", 17, 40, udp()); }},
+        {"payload length past the outer packet",
+         [&] {
+             Bytes b = good(40);
+             b[5] = uint8_t(b[5] + 1);
+             return b;
+         }},
+        {"Hop-by-Hop header",
+         [&] {
+             Bytes h = {17, 0, 0x01, 0x04, 0, 0, 0, 0};
+             test::append(h, udp());
+             return ipv6("db01::1", "db04::5", 0, 40, h);
+         }},
+        {"on-link route", [&] { return ipv6("db01::1", "db02::9", 17, 40, udp()); }},
+        {"no route", [&] { return ipv6("db01::1", "2001:db8::1", 17, 40, udp()); }},
+        {"bigger than the egress MTU",
+         [&] { return ipv6("db01::1", "db04::5", 17, 40, udp(1500 - 40 - 8 + 1)); }},
+    };
+    auto burst_with = [&](int miss_at, const Miss* miss) {
+        std::vector<Input> burst;
+        for (int i = 0; i < 12; ++i) {
+            if (i == 3) {  // forwarded as it is, ahead of every inner packet
+                burst.push_back({frame(s, 0, ipv6("db02::9", "db01::6", 17, 9, udp()))});
+                continue;
+            }
+            const Bytes inner = i == miss_at ? miss->inner() : good(uint8_t(2 + i));
+            burst.push_back({frame(s, 0, tunnel_of(inner, i % 4 == 1 ? size_t(i) : 0))});
+        }
+        return burst;
+    };
+    Outcome out;
+    compare(s, 0, {burst_with(-1, nullptr)}, false, &out);
+    ASSERT_EQ(out.tx.size(), 12u);
+    EXPECT_EQ(out.stats.ioam[unsigned(dp::IoamEvent::Decapsulated)].get(), 11u);
+    EXPECT_EQ(out.tx[0].bytes.size(), kEth + kIp6 + 26);  // the plain packet
+    // burst[1] (after burst[0]): hop limit 3 leaves as 2, the octet
+    // behind it cut off.
+    EXPECT_EQ(test::hex(Bytes(out.tx[2].bytes.begin() + kEth, out.tx[2].bytes.end())),
+              test::hex(good(2)));
+    // The largest inner packet eth0 takes.
+    compare(s, 0, {{{frame(s, 0, tunnel_of(ipv6("db01::1", "db04::5", 17, 40, udp(1452))))}}},
+            false, &out);
+    EXPECT_EQ(out.tx.size(), 1u);
+    for (const Miss& miss : misses)
+        for (int at : {0, 5, 11}) {
+            SCOPED_TRACE(std::string(miss.name) + " at " + std::to_string(at));
+            compare(s, 0, {burst_with(at, &miss)}, false);
+        }
+}
+
 // One packet the fused path must not take, at the front, middle or end of a
 // burst of packets it would: the stages take the whole burst.
 TEST_F(FusedPath, NearMissesLeaveTheBurstToTheStages) {
