@@ -334,10 +334,22 @@ def main(argv: list[str]) -> int:
                         md.append(prof.callgrind_md(n, entry["callgrind"]))
                     except (rn.RunError, subprocess.SubprocessError, OSError, KeyError) as e:
                         log(f"  callgrind {n}: FAILED: {e}")
+                    log(f"  callgrind testpmd {n}")
+                    try:
+                        entry["callgrind_testpmd"] = prof.callgrind_testpmd(
+                            env, pcap, raw, f"callgrind-testpmd-{n}")
+                    except (rn.RunError, subprocess.SubprocessError, OSError, KeyError) as e:
+                        log(f"  callgrind testpmd {n}: FAILED: {e}")
                 result["profiles"][n] = entry
+            head = ""
+            if a.callgrind:
+                head = ("### Instructions per packet (callgrind), ioamfwd and testpmd io\n\n" +
+                        prof.callgrind_summary_md(
+                            names, result["profiles"],
+                            {n: sc.BY_NAME[n].target for n in names}) + "\n")
             with open(os.path.join(out, "profile.md"), "w") as f:
                 # The same first line as table.md: which machine and binary.
-                f.write(f"{subtitle}\n\n" + "\n".join(md))
+                f.write(f"{subtitle}\n\n" + head + "\n".join(md))
 
     memory = a.memory_only or not (a.no_memory or scaling)
     if memory:

@@ -8,7 +8,11 @@
   The shares are turned into cycles per packet with the same run's rate.
 * callgrind (instruction counts, deterministic, immune to the neighbours):
   only worker_main and what it calls is collected; instructions per packet
-  by function, and by source line for ioamfwd's own code.
+  by function, and by source line for ioamfwd's own code. testpmd (stripped:
+  no function to collect from) is counted whole over a short and a long run
+  of the same vdevs; the difference over the difference in packets is its
+  cost per forwarded packet, start-up and exit cancelling out. That makes
+  ioamfwd/testpmd a deterministic ratio too, beside the wall-clock one.
 
 Needs a binary with debug info (scripts/bench builds build-bench as release
 with -g, which does not change the generated code).
@@ -194,8 +198,11 @@ def callgrind_profile(env: rn.Env, config: str, pcap: str, seconds: float, workd
     out = os.path.join(workdir, f"{tag}.callgrind")
     js = os.path.join(workdir, f"{tag}.json")
     err = os.path.join(workdir, f"{tag}.err")
+    # --fair-sched: without it the main lcore waits minutes for valgrind's
+    # lock while the worker polls, and SIGINT is seen that late.
     cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--collect-atstart=no",
            "--toggle-collect=ioamfwd::dp::worker_main(void*)", "--dump-instr=no",
+           "--fair-sched=yes",
            env.ioamfwd, "-l", env.lcores, "--no-huge", "-m", "512", "--no-shconf", "--no-pci",
            "--file-prefix", f"{env.prefix}-{tag}"]
     for v in rn.ioamfwd_vdevs(pcap):
@@ -219,6 +226,73 @@ def callgrind_profile(env: rn.Env, config: str, pcap: str, seconds: float, workd
         agg[name] += n
     return {"packets": pkts, "instr_per_pkt": total / max(pkts, 1),
             "functions": {k: v / max(pkts, 1) for k, v in agg.most_common(20)}}
+
+
+def callgrind_testpmd(env: rn.Env, pcap: str, workdir: str, tag: str,
+                      seconds: tuple[float, float] = (3.0, 9.0)) -> dict:
+    """Instructions per packet of `dpdk-testpmd --forward-mode=io` on the
+    benchmark's vdevs: two runs under callgrind, everything collected, and
+    (Ir_long - Ir_short) / (packets_long - packets_short)."""
+    os.makedirs(workdir, exist_ok=True)
+    points = []
+    for secs in seconds:
+        t = f"{tag}-{secs:g}s"
+        out = os.path.join(workdir, f"{t}.callgrind")
+        log = os.path.join(workdir, f"{t}.out")
+        # stdbuf (line-buffered output, for the start line) execs testpmd.
+        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-instr=no",
+               "--fair-sched=yes", "--trace-children=yes", "stdbuf", "-oL", env.testpmd]
+        # As ioamfwd's run above: valgrind and hugepages do not mix. testpmd's
+        # default mbuf pool needs more than ioamfwd's 512 MiB.
+        cmd += ["-l", "0-1", "--no-huge", "-m", "2048", "--no-shconf", "--no-pci",
+                "--file-prefix", f"{env.prefix}-{t}"]
+        for v in rn.ioamfwd_vdevs(pcap):
+            cmd += ["--vdev", v]
+        cmd += ["--", "--forward-mode=io", "--nb-cores=1", "--burst=32", "--stats-period", "1"]
+        with open(log, "w") as fo:
+            proc = subprocess.Popen(cmd, stdout=fo, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL)
+        try:
+            rn._wait_for(log, r"Start automatic packet forwarding|io packet forwarding - ports",
+                         proc, 600)
+            time.sleep(secs)
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=600)
+        with open(log, errors="replace") as f:
+            text = f.read()
+        m = re.findall(r"Forward statistics for port 1\s+-+\s*\n\s*RX-packets:.*\n\s*TX-packets:\s*(\d+)",
+                       text)
+        if not m:
+            raise rn.RunError(f"no testpmd packet count in {log}")
+        _, total = callgrind_functions(out)
+        points.append((total, int(m[-1])))
+    (i0, p0), (i1, p1) = points
+    if p1 <= p0:
+        raise rn.RunError(f"testpmd forwarded no more in the long run ({p0} -> {p1} packets)")
+    return {"packets": p1 - p0, "instr_per_pkt": (i1 - i0) / (p1 - p0)}
+
+
+def callgrind_summary_md(names: list[str], profiles: dict, targets: dict) -> str:
+    """Instructions per packet of ioamfwd and testpmd per scenario, and the
+    ratios the targets are stated in, by instructions."""
+    fwd = profiles.get("fwd", {}).get("callgrind", {}).get("instr_per_pkt")
+    s = ["| Scenario | ioamfwd instr/pkt | testpmd io instr/pkt | ioamfwd / testpmd | "
+         "ioamfwd / plain fwd | target |", "|---|---|---|---|---|---|"]
+    for n in names:
+        c = profiles.get(n, {})
+        ours = c.get("callgrind", {}).get("instr_per_pkt")
+        tp = c.get("callgrind_testpmd", {}).get("instr_per_pkt")
+        if ours is None:
+            continue
+        vs_tp = f"{tp / ours:.2f}" if tp else "—"
+        vs_fwd = f"{fwd / ours:.2f}" if fwd else "—"
+        t = targets.get(n)
+        target = f"≥ {t:.2f} of plain" if t else ("≥ 0.60 of testpmd" if n == "fwd" else "—")
+        s.append(f"| {n} | {ours:.0f} | {tp:.0f} | {vs_tp} | {vs_fwd} | {target} |"
+                 if tp else f"| {n} | {ours:.0f} | — | {vs_tp} | {vs_fwd} | {target} |")
+    return "\n".join(s) + "\n"
 
 
 def _short_name(fn: str) -> str:
