@@ -187,6 +187,12 @@ struct Worker {
     // the fast path rests for a while instead of paying it every burst.
     static constexpr unsigned kPlainBackoff = 16;
     unsigned plain_rest = 0;
+    // A route refused the burst. A packet for the appliance (echo, a
+    // solicitation to one of its addresses) says nothing about the traffic
+    // to come: only the others send the fast path to rest.
+    void rest_unless_local(const NextHop& nh) {
+        if (nh.kind != NextHop::Kind::Local) plain_rest = kPlainBackoff;
+    }
     // IOAM insertion on the fast path (forward_inserting): one plan per encap
     // route a burst meets. Built while the burst qualifies, so it holds
     // nothing a bail would have to undo; the header it copies is prepared
@@ -1330,12 +1336,19 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         std::memcpy(dsts[i] + 8, &dst_lo, 8);
         // Without a Hop-by-Hop header there is no IOAM and nothing to strip
         // at an edge, in or out. With one, or for the appliance itself, the
-        // packet is not plain, but the fused IOAM path may take it.
-        const bool to_us = own.contains(ip->dst);
-        if ((to_us || ip->next_header == wire::kProtoHopByHop) &&
-            !fused_admit(port, origin, m, reinterpret_cast<const uint8_t*>(ip), l3, to_us, i, fb,
-                         dsts[i]))
-            return false;
+        // packet is not plain, but the fused IOAM path may take it: a trace
+        // behind a Hop-by-Hop header, a tunnel end before an IPv6 header.
+        // Whether any other packet is for the appliance the route lookup
+        // says for free (its addresses are exactly the FIB's Local /128s,
+        // which are not plain).
+        const uint8_t next = ip->next_header;
+        if (next == wire::kProtoHopByHop || next == wire::kProtoIpv6) {
+            const bool to_us = own.contains(ip->dst);
+            if ((to_us || next == wire::kProtoHopByHop) &&
+                !fused_admit(port, origin, m, reinterpret_cast<const uint8_t*>(ip), l3, to_us, i,
+                             fb, dsts[i]))
+                return false;
+        }
         // As stage_parse: link padding is not part of the packet. Harmless
         // if the stages run after all: they trim to the same length.
         trim_frame(m, kEth + l3);
@@ -1352,7 +1365,7 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         if (l3_len[i] > nh.plain_mtu) {
             if (nh.encap && origin == Origin::Wire)
                 return forward_inserting(s, in_port, pkts, n, fib_nhs, l3_len);
-            plain_rest = kPlainBackoff;
+            rest_unless_local(nh);
             return false;
         }
         hops[i] = &nh;
@@ -1418,7 +1431,7 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         out_port[i] = p->out_port;
     }
     if (i < n) {
-        plain_rest = kPlainBackoff;
+        rest_unless_local(s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0]);
         return false;
     }
 
@@ -1658,7 +1671,7 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         // is stripped there (stage_output). Late: rest as forward_plain does.
         if (!nh.plain || l3_len[i] > s.ports[nh.port].mtu ||
             (fb.kind[i] && s.ports[nh.port].edge)) {
-            plain_rest = kPlainBackoff;
+            rest_unless_local(nh);
             return false;
         }
         hops[i] = &nh;
