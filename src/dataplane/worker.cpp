@@ -1341,8 +1341,11 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         // Whether any other packet is for the appliance the route lookup
         // says for free (its addresses are exactly the FIB's Local /128s,
         // which are not plain).
+        // One test for both (0 and 41; the few others whose bits fall
+        // within 41's only cost the own-address lookup).
         const uint8_t next = ip->next_header;
-        if (next == wire::kProtoHopByHop || next == wire::kProtoIpv6) {
+        static_assert(wire::kProtoHopByHop == 0 && wire::kProtoIpv6 == 41);
+        if ((next | wire::kProtoIpv6) == wire::kProtoIpv6) {
             const bool to_us = own.contains(ip->dst);
             if ((to_us || next == wire::kProtoHopByHop) &&
                 !fused_admit(port, origin, m, reinterpret_cast<const uint8_t*>(ip), l3, to_us, i,
