@@ -131,6 +131,10 @@ public:
             uint64_t hi, lo;
             std::memcpy(&hi, addr, 8);
             std::memcpy(&lo, addr + 8, 8);
+            return contains(hi, lo);
+        }
+        /// The address's halves as loaded from memory.
+        bool contains(uint64_t hi, uint64_t lo) const {
             const uint64_t h = hash(hi, lo);
             if (!((filter >> (h >> 58)) & 1)) return false;
             for (uint32_t i = uint32_t(h >> shift) & mask;; i = (i + 1) & mask) {

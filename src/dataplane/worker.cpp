@@ -82,6 +82,9 @@ struct FusedBurst {
     // where the data goes) is this one's too.
     static constexpr uint8_t kSame = 4;
     uint8_t kind[kBurst] = {};  // 0: plain
+    // The last destination own_dst found to be ours (all ones, a multicast
+    // address forward_plain never asks about, until then).
+    uint64_t own_hi = ~0ull, own_lo = ~0ull;
     uint8_t n_special = 0;
     uint8_t n_tunnel = 0;
     int8_t allowed = -1;    // kinds the burst's port and origin allow; -1: not asked yet
@@ -94,6 +97,17 @@ struct FusedBurst {
     // (at most the outer payload: it fits).
     bool inner_plain = true;
     uint16_t inner_l3[kBurst];
+
+    // OwnAddresses::View::contains, for a burst whose tunnel packets
+    // nearly all go to one address of ours: the last one found is compared
+    // first.
+    bool own_dst(const OwnAddresses::View& own, uint64_t hi, uint64_t lo) {
+        if (hi == own_hi && lo == own_lo) return true;
+        if (!own.contains(hi, lo)) return false;
+        own_hi = hi;
+        own_lo = lo;
+        return true;
+    }
 
     // standard_one_trace for a burst's headers, which are nearly always
     // alike. 0 when it fails; kTrace, or kTrace | kSame when the header
@@ -1346,7 +1360,7 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         const uint8_t next = ip->next_header;
         static_assert(wire::kProtoHopByHop == 0 && wire::kProtoIpv6 == 41);
         if ((next | wire::kProtoIpv6) == wire::kProtoIpv6) {
-            const bool to_us = own.contains(ip->dst);
+            const bool to_us = fb.own_dst(own, dst_hi, dst_lo);
             if ((to_us || next == wire::kProtoHopByHop) &&
                 !fused_admit(port, origin, m, reinterpret_cast<const uint8_t*>(ip), l3, to_us, i,
                              fb, dsts[i]))
