@@ -157,16 +157,29 @@ inline FillPlan fill_plan(const NodeDataTemplate& tp, bool patch_queue_depth) {
 /// Writes the node data of `f` at `p`, where claim_trace_room put it.
 inline void write_node_data(uint8_t* p, const FillPlan& f, uint8_t hop_limit,
                             uint32_t queue_depth) {
-    // Fixed-size pieces (16, then 8, then 4 octets) compile to plain moves;
-    // nothing past our words may be written: the previous node's data is there.
+    // Fixed-size pieces compile to plain moves; nothing past our words may
+    // be written: the previous node's data is there. From 16 octets on, the
+    // last piece is the 16 octets that end ours, overlapping the one before.
     const unsigned len = f.len;
-    unsigned off = 0;
-    for (; off + 16 <= len; off += 16) std::memcpy(p + off, f.data + off, 16);
-    if (off + 8 <= len) {
-        std::memcpy(p + off, f.data + off, 8);
-        off += 8;
+    if (len >= 16) {
+        unsigned off = 0;
+        for (; off + 32 <= len; off += 32) {
+            std::memcpy(p + off, f.data + off, 16);
+            std::memcpy(p + off + 16, f.data + off + 16, 16);
+        }
+        if (off + 16 <= len) {
+            std::memcpy(p + off, f.data + off, 16);
+            off += 16;
+        }
+        if (off < len) std::memcpy(p + len - 16, f.data + len - 16, 16);
+    } else {
+        unsigned off = 0;
+        if (len >= 8) {
+            std::memcpy(p, f.data, 8);
+            off = 8;
+        }
+        if (off < len) std::memcpy(p + off, f.data + off, 4);
     }
-    if (off < len) std::memcpy(p + off, f.data + off, 4);
     if (f.hl >= 0) p[f.hl] = hop_limit;
     if (f.hl_wide >= 0) p[f.hl_wide] = hop_limit;
     if (f.qd >= 0) store_be32(p + f.qd, queue_depth);

@@ -100,7 +100,7 @@ struct FusedBurst {
 
     // `ref`: the last kTrace header of the last burst that took this path,
     // whose claim the worker still holds (see Worker::fused_fc).
-    explicit FusedBurst(const TraceRef& r) : ref(r), queue_depth(r.queue_depth) {}
+    explicit FusedBurst(const TraceRef& r) : ref(r) {}
 
     static constexpr uint8_t kTrace = 1;   // a standard one-trace HbH to fill
     static constexpr uint8_t kTunnel = 2;  // ip6ip6 to us, to decapsulate
@@ -114,9 +114,9 @@ struct FusedBurst {
     int8_t allowed = -1;    // kinds the burst's port and origin allow; -1: not asked yet
     TraceRef ref;
     // Some kTrace packet's type has the queue depth field: only then does
-    // the burst need QueueAhead. Every kTrace header is either the
-    // reference it began with or one that became the reference in it.
-    bool queue_depth;
+    // the burst need QueueAhead. Each kTrace header is the reference when
+    // it passes, so the reference's flag is its own.
+    bool queue_depth = false;
     uint16_t inner_off[kBurst];  // kTunnel: from the outer IPv6 header
     uint8_t inner_ecn[kBurst];   // kTunnel: the inner packet's ECN after RFC 6040
 
@@ -134,6 +134,7 @@ struct FusedBurst {
         a &= kSigMask[0];
         b &= kSigMask[1];
         if (a == ref.sig[0] && b == ref.sig[1]) {
+            queue_depth |= ref.queue_depth;
             uint32_t tail;
             std::memcpy(&tail, h + hbh_len - 4, 4);
             return (tail & ref.tail_mask) == ref.tail ? kTrace | kSame : 0;
@@ -320,8 +321,10 @@ struct Worker {
         // egress (has_egress ? port + 1 : 0); kNoClaim: none held.
         static constexpr uint32_t kNoClaim = ~0u;
         uint32_t claim_egress = kNoClaim;
-        // claim_egress when the claim's outcome is Filled and the plan
-        // one_word, else kNoClaim: fused_commit's common case in one compare.
+        // claim_egress when the claim's outcome is Filled (and the plan
+        // one_word), else kNoClaim: fused_commit's common cases in one
+        // compare.
+        uint32_t fill_egress = kNoClaim;
         uint32_t word_egress = kNoClaim;
         FillOutcome outcome = FillOutcome::Filled;
         uint8_t flags[2] = {0, 0};  // trace header octets 2-3 after the claim
@@ -1517,6 +1520,7 @@ uint8_t Worker::fused_allowed(const PortView& port, Origin origin) const {
     std::memcpy(&key, th, 8);
     key = (key & kKeyMask) | uint64_t(egress) << kEgressShift;
     fc.claim_egress = FillCache::kNoClaim;
+    fc.fill_egress = FillCache::kNoClaim;
     fc.word_egress = FillCache::kNoClaim;
     if (key != fc.key) {
         const NodeDataTemplate* tp =
@@ -1530,7 +1534,10 @@ uint8_t Worker::fused_allowed(const PortView& port, Origin origin) const {
     std::memcpy(fc.flags, th + 2, 2);
     fc.at = p ? uint16_t(p - th) : 0;
     fc.claim_egress = egress;
-    if (p && fc.plan.one_word) fc.word_egress = egress;
+    if (p) {
+        fc.fill_egress = egress;
+        if (fc.plan.one_word) fc.word_egress = egress;
+    }
     return true;
 }
 
@@ -1600,6 +1607,7 @@ void Worker::fused_begin(const Snapshot& s, uint16_t in_port, FillCache& fc) {
     if (fc.timed) {
         fc.key = ~0ull;
         fc.claim_egress = FillCache::kNoClaim;
+        fc.fill_egress = FillCache::kNoClaim;
         fc.word_egress = FillCache::kNoClaim;
     }
 }
@@ -1614,7 +1622,7 @@ uint16_t Worker::fused_commit(const Snapshot& s, rte_mbuf** pkts, uint16_t n,
                               FillCache& fc, rte_mbuf** inner) {
     QueueAhead ahead;
     uint16_t n_inner = 0;
-    uint32_t word_fills = 0;
+    uint32_t same_fills = 0;  // Filled, with the previous trace's claim
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
         const uint8_t kind = fb.kind[i];
@@ -1632,20 +1640,25 @@ uint16_t Worker::fused_commit(const Snapshot& s, rte_mbuf** pkts, uint16_t n,
         uint32_t depth = 0;
         if constexpr (kDepth) depth = ahead.depth(tx, p);
         uint8_t* ip = reinterpret_cast<uint8_t*>(ipv6_of(m));
-        if (kind == (FusedBurst::kTrace | FusedBurst::kSame) && p + 1u == fc.word_egress) {
-            // fused_fill's commonest case: the previous trace's claim, one
-            // word of node data.
-            uint8_t* th = ip + sizeof(wire::Ipv6Hdr) + kStdIoamOptOff + sizeof(wire::IoamOptHdr);
+        // fused_fill's commonest cases first: the previous trace's claim,
+        // Filled, with one word of node data or more.
+        uint8_t* th = ip + sizeof(wire::Ipv6Hdr) + kStdIoamOptOff + sizeof(wire::IoamOptHdr);
+        constexpr uint8_t kSameTrace = FusedBurst::kTrace | FusedBurst::kSame;
+        if (kind == kSameTrace && p + 1u == fc.word_egress) {
             std::memcpy(th + 2, fc.flags, 2);
             write_node_word(th + fc.at, fc.plan, uint8_t(ip[7] - 1));
-            ++word_fills;
+            ++same_fills;
+        } else if (kind == kSameTrace && p + 1u == fc.fill_egress) {
+            std::memcpy(th + 2, fc.flags, 2);
+            write_node_data(th + fc.at, fc.plan, uint8_t(ip[7] - 1), depth);
+            ++same_fills;
         } else if (kind) {
             fused_fill(ff, fc, ip, kind, true, p, depth);
         }
         if constexpr (kDepth) ahead.sent(p, m->nb_segs);
         send(s, m, p, nh.dst_mac, false);
     }
-    ff.outcomes[unsigned(FillOutcome::Filled)] += word_fills;
+    ff.outcomes[unsigned(FillOutcome::Filled)] += same_fills;
     return n_inner;
 }
 
