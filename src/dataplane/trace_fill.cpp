@@ -131,6 +131,17 @@ void build_node_template(uint32_t type, const NodeIds& node, const NamespaceData
     out.queue_depth_off = (type & trace::bit(trace::kQueueDepth))
                               ? offset_of(type, trace::kQueueDepth)
                               : NodeDataTemplate::kNone;
+    out.ts_sec_off = (type & trace::bit(trace::kTimestampSec))
+                         ? offset_of(type, trace::kTimestampSec)
+                         : NodeDataTemplate::kNone;
+    out.ts_usec_off = (type & trace::bit(trace::kTimestampSub))
+                          ? offset_of(type, trace::kTimestampSub)
+                          : NodeDataTemplate::kNone;
+}
+
+void restamp_node_template(NodeDataTemplate& tp, const HopData& hop) {
+    if (tp.ts_sec_off >= 0) store_be32(tp.data + tp.ts_sec_off, hop.ts_sec);
+    if (tp.ts_usec_off >= 0) store_be32(tp.data + tp.ts_usec_off, hop.ts_usec);
 }
 
 }  // namespace ioamfwd::dp

@@ -4,6 +4,7 @@
 // Pure function: no DPDK, no allocation; the option must already have passed
 // parse_ipv6's checks (lengths and NodeLen consistent).
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -66,6 +67,8 @@ struct NodeDataTemplate {
     int16_t hop_limit_off = kNone;       // octet of bit 0's hop limit
     int16_t hop_limit_wide_off = kNone;  // octet of bit 8's hop limit
     int16_t queue_depth_off = kNone;     // word of bit 6
+    int16_t ts_sec_off = kNone;          // word of bit 2
+    int16_t ts_usec_off = kNone;         // word of bit 3
     uint8_t data[kMaxWords * 4];
 };
 
@@ -73,6 +76,10 @@ struct NodeDataTemplate {
 /// queue depth are placeholders, patched per packet by fill_trace_from).
 void build_node_template(uint32_t type, const NodeIds& node, const NamespaceData& ns,
                          const HopData& hop, NodeDataTemplate& out);
+
+/// A template kept beyond the clock reading it was built with gets the
+/// timestamps of `hop` instead (the only fields that change with the clock).
+void restamp_node_template(NodeDataTemplate& tp, const HopData& hop);
 
 /// The overflow rule of both fill paths (RFC 9197 §4.4.1): null when
 /// `nodelen` + `sclen` words do not fit (the O flag is then set, or was
@@ -108,7 +115,22 @@ struct FillPlan {
     unsigned len;    // octets copied: node data and snapshot
     unsigned sclen;  // snapshot words claimed besides NodeLen
     int16_t hl, hl_wide, qd;  // patched offsets, NodeDataTemplate::kNone if absent
+    // Node data of one word with at most the hop limit in its first octet
+    // to patch (bit 0 alone, the commonest type, and the other one-word
+    // types): `word` as it goes into memory with that octet zero, and
+    // `hl_mask` 0xff when the hop limit is patched in, else 0.
+    bool one_word;
+    uint32_t word;
+    uint32_t hl_mask;
 };
+
+/// write_node_data for a plan that is `one_word`.
+inline void write_node_word(uint8_t* p, const FillPlan& f, uint8_t hop_limit) {
+    // The first octet in memory is the word's lowest on a little-endian host.
+    constexpr unsigned kFirst = std::endian::native == std::endian::little ? 0 : 24;
+    const uint32_t v = f.word | (uint32_t(hop_limit) & f.hl_mask) << kFirst;
+    std::memcpy(p, &v, 4);
+}
 
 /// `patch_queue_depth`: the queue depth field is the packet's (it has an
 /// egress port), not the template's "unavailable".
@@ -122,22 +144,42 @@ inline FillPlan fill_plan(const NodeDataTemplate& tp, bool patch_queue_depth) {
     f.hl = tp.hop_limit_off;
     f.hl_wide = tp.hop_limit_wide_off;
     f.qd = patch_queue_depth ? tp.queue_depth_off : NodeDataTemplate::kNone;
+    f.one_word = f.len == 4 && f.hl <= 0 && f.hl_wide < 0 && f.qd < 0;
+    f.hl_mask = f.hl == 0 ? 0xffu : 0u;
+    std::memcpy(&f.word, tp.data, 4);
+    uint8_t first_zero[4] = {0, 0xff, 0xff, 0xff};
+    uint32_t keep;
+    std::memcpy(&keep, first_zero, 4);
+    if (f.hl == 0) f.word &= keep;
     return f;
 }
 
 /// Writes the node data of `f` at `p`, where claim_trace_room put it.
 inline void write_node_data(uint8_t* p, const FillPlan& f, uint8_t hop_limit,
                             uint32_t queue_depth) {
-    // Fixed-size pieces (16, then 8, then 4 octets) compile to plain moves;
-    // nothing past our words may be written: the previous node's data is there.
+    // Fixed-size pieces compile to plain moves; nothing past our words may
+    // be written: the previous node's data is there. From 16 octets on, the
+    // last piece is the 16 octets that end ours, overlapping the one before.
     const unsigned len = f.len;
-    unsigned off = 0;
-    for (; off + 16 <= len; off += 16) std::memcpy(p + off, f.data + off, 16);
-    if (off + 8 <= len) {
-        std::memcpy(p + off, f.data + off, 8);
-        off += 8;
+    if (len >= 16) {
+        unsigned off = 0;
+        for (; off + 32 <= len; off += 32) {
+            std::memcpy(p + off, f.data + off, 16);
+            std::memcpy(p + off + 16, f.data + off + 16, 16);
+        }
+        if (off + 16 <= len) {
+            std::memcpy(p + off, f.data + off, 16);
+            off += 16;
+        }
+        if (off < len) std::memcpy(p + len - 16, f.data + len - 16, 16);
+    } else {
+        unsigned off = 0;
+        if (len >= 8) {
+            std::memcpy(p, f.data, 8);
+            off = 8;
+        }
+        if (off < len) std::memcpy(p + off, f.data + off, 4);
     }
-    if (off < len) std::memcpy(p + off, f.data + off, 4);
     if (f.hl >= 0) p[f.hl] = hop_limit;
     if (f.hl_wide >= 0) p[f.hl_wide] = hop_limit;
     if (f.qd >= 0) store_be32(p + f.qd, queue_depth);

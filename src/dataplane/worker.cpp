@@ -75,6 +75,33 @@ enum class NdOutcome : uint8_t { Answered, Consumed, Other };
 // What forward_plain's header pass learns about the packets of a burst that
 // are not plain but may take the fused IOAM path (Worker::fused_admit).
 struct FusedBurst {
+    // The header's first 16 octets (standard_one_trace makes sure there are
+    // that many) but the next header, the option's reserved octet and the
+    // trace header's.
+    static constexpr uint64_t kSigMask[2] = {
+        std::bit_cast<uint64_t>(std::array<uint8_t, 8>{0, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0xff}),
+        std::bit_cast<uint64_t>(
+            std::array<uint8_t, 8>{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0})};
+    static constexpr uint32_t kPadN4 =
+        std::bit_cast<uint32_t>(std::array<uint8_t, 4>{wire::kOptPadN, 2, 0, 0});
+
+    // What one_trace compares a header with: the last kTrace header.
+    struct TraceRef {
+        // The header's last 4 octets as they are in memory, masked: a
+        // PadN(4) there, or nothing to compare (mask 0) if the option
+        // fills the header.
+        uint32_t tail_mask = 0;
+        uint32_t tail = 0;
+        bool queue_depth = false;  // its trace type has the queue depth field
+        // The first 16 octets, masked (kSigMask). The header's length is
+        // among them. The first value is none a header can have.
+        uint64_t sig[2] = {~kSigMask[0], 0};
+    };
+
+    // `ref`: the last kTrace header of the last burst that took this path,
+    // whose claim the worker still holds (see Worker::fused_fc).
+    explicit FusedBurst(const TraceRef& r) : ref(r) {}
+
     static constexpr uint8_t kTrace = 1;   // a standard one-trace HbH to fill
     static constexpr uint8_t kTunnel = 2;  // ip6ip6 to us, to decapsulate
     // kTrace: the trace header is the previous kTrace packet's in every
@@ -88,6 +115,11 @@ struct FusedBurst {
     uint8_t n_special = 0;
     uint8_t n_tunnel = 0;
     int8_t allowed = -1;    // kinds the burst's port and origin allow; -1: not asked yet
+    TraceRef ref;
+    // Some kTrace packet's type has the queue depth field: only then does
+    // the burst need QueueAhead. Each kTrace header is the reference when
+    // it passes, so the reference's flag is its own.
+    bool queue_depth = false;
     uint16_t inner_off[kBurst];  // kTunnel: from the outer IPv6 header
     uint8_t inner_ecn[kBurst];   // kTunnel: the inner packet's ECN after RFC 6040
     // Every kTunnel packet's inner one passes forward_plain's header pass
@@ -122,27 +154,30 @@ struct FusedBurst {
         std::memcpy(&b, h + 8, 8);
         a &= kSigMask[0];
         b &= kSigMask[1];
-        if (hbh_len == ref_len && a == ref_sig[0] && b == ref_sig[1])
-            return !ref_pad || load_be32(h + hbh_len - 4) == 0x01020000u ? kTrace | kSame : 0;
-        if (!standard_one_trace(h, hbh_len)) return 0;
-        ref_sig[0] = a;
-        ref_sig[1] = b;
-        ref_len = hbh_len;
-        ref_pad = kStdIoamOptOff + 2 + h[kStdIoamOptOff + 1] != hbh_len;
-        return kTrace;
+        if (a == ref.sig[0] && b == ref.sig[1]) {
+            queue_depth |= ref.queue_depth;
+            uint32_t tail;
+            std::memcpy(&tail, h + hbh_len - 4, 4);
+            return (tail & ref.tail_mask) == ref.tail ? kTrace | kSame : 0;
+        }
+        return new_reference(h, hbh_len, a, b);
     }
 
-private:
-    // The header's first 16 octets (standard_one_trace makes sure there are
-    // that many) but the next header, the option's reserved octet and the
-    // trace header's.
-    static constexpr uint64_t kSigMask[2] = {
-        std::bit_cast<uint64_t>(std::array<uint8_t, 8>{0, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0xff}),
-        std::bit_cast<uint64_t>(
-            std::array<uint8_t, 8>{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0})};
-    uint32_t ref_len = 0;  // 0: no reference yet
-    bool ref_pad = false;  // the reference ends in a PadN(4)
-    uint64_t ref_sig[2] = {0, 0};
+    // one_trace for a header unlike the reference. Out of line: it is the
+    // rare case, and it keeps the header pass's registers for plain packets.
+    [[gnu::noinline]] uint8_t new_reference(const uint8_t* h, uint32_t hbh_len, uint64_t a,
+                                            uint64_t b) {
+        if (!standard_one_trace(h, hbh_len)) return 0;
+        ref.sig[0] = a;
+        ref.sig[1] = b;
+        const bool pad = kStdIoamOptOff + 2 + h[kStdIoamOptOff + 1] != hbh_len;
+        ref.tail_mask = pad ? ~0u : 0u;
+        ref.tail = pad ? kPadN4 : 0u;
+        // Type octet 0 (trace header octet 4) holds bits 0-7; bit 6 is 0x02.
+        ref.queue_depth = (h[kStdIoamOptOff + sizeof(wire::IoamOptHdr) + 4] & 0x02) != 0;
+        queue_depth |= ref.queue_depth;
+        return kTrace;
+    }
 };
 
 // stage_ioam's queue depth for the fast paths, which enqueue as they go:
@@ -318,9 +353,16 @@ struct Worker {
         // header's namespace and type octets as they are, and the egress.
         uint64_t key = ~0ull;  // ~0: no plan (never a real key)
         FillPlan plan{};
-        // The previous trace's claim, for a kSame trace with the same egress.
-        bool claimed = false;
-        uint16_t egress = 0;  // has_egress ? port + 1 : 0
+        bool timed = false;  // the plan's template has timestamps
+        // The previous trace's claim, for a kSame trace with the same
+        // egress (has_egress ? port + 1 : 0); kNoClaim: none held.
+        static constexpr uint32_t kNoClaim = ~0u;
+        uint32_t claim_egress = kNoClaim;
+        // claim_egress when the claim's outcome is Filled (and the plan
+        // one_word), else kNoClaim: fused_commit's common cases in one
+        // compare.
+        uint32_t fill_egress = kNoClaim;
+        uint32_t word_egress = kNoClaim;
         FillOutcome outcome = FillOutcome::Filled;
         uint8_t flags[2] = {0, 0};  // trace header octets 2-3 after the claim
         uint16_t at = 0;            // where the node data went, from the trace header
@@ -329,6 +371,43 @@ struct Worker {
                     uint16_t out_port, uint32_t queue_depth);
     bool fused_claim(FusedFill& ff, FillCache& fc, uint8_t* th, uint16_t egress,
                      uint16_t out_port, uint32_t queue_depth, uint8_t hop_in);
+    const NodeDataTemplate* fused_template(FusedFill& ff, uint64_t key, const uint8_t* th,
+                                           bool has_egress, uint16_t out_port,
+                                           uint32_t queue_depth, uint8_t hop_in);
+    void fused_begin(const Snapshot& s, uint16_t in_port, FillCache& fc);
+    // The inner packets of a burst's tunnel ends, as fused_commit leaves them.
+    struct InnerBurst {
+        bool plain = false;  // forward_plain would take them all: routes in fib_nhs
+        bool ok = false;     // and every route is plain with room: sent by fused_forward
+        uint16_t n = 0;
+        rte_mbuf* pkts[kBurst];
+        const NextHop* hops[kBurst];
+    };
+    template <bool kDepth, bool kTunnels>
+    void fused_commit(const Snapshot& s, rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
+                      const NextHop* const* hops, const uint64_t* fib_nhs, FusedFill& ff,
+                      FillCache& fc, InnerBurst& inner);
+    // What the fused path keeps from burst to burst, for the traffic of a
+    // transit node, whose bursts differ in nothing a fill reads: the
+    // reference header of FusedBurst::one_trace, the claim it got
+    // (fused_fc) and the node-data templates. Valid for one snapshot and
+    // ingress port (fused_begin); templates with timestamps get each
+    // burst's clock reading (fused_template).
+    FusedBurst::TraceRef fused_ref{};
+    FillCache fused_fc{};
+    static constexpr unsigned kFusedTemplates = 4;
+    struct FusedTemplate {
+        uint64_t key;    // FillCache::key
+        uint64_t stamp;  // fused_bursts when its timestamps were written
+        NodeDataTemplate tp;
+    };
+    FusedTemplate fused_tmpl[kFusedTemplates]{};
+    unsigned n_fused_tmpl = 0;
+    unsigned fused_tmpl_next = 0;  // slot replaced when all are taken
+    const Snapshot* fused_snap = nullptr;
+    uint64_t fused_generation = 0;
+    uint16_t fused_in_port = 0;
+    uint64_t fused_bursts = 0;  // bursts the fused path has filled
     // forward_plain's route and send passes for a burst that also meets
     // encap routes; same contract as forward_plain.
     bool forward_inserting(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -1327,7 +1406,7 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     constexpr uint32_t kIp6 = sizeof(wire::Ipv6Hdr);
     uint8_t dsts[kBurst][16];
     uint32_t l3_len[kBurst];
-    FusedBurst fb;
+    FusedBurst fb{fused_ref};
     const PortView& port = s.ports[in_port];
     const OwnAddresses::View own = s.own_addresses();
     const OwnMac own_mac(port, origin);
@@ -1591,29 +1670,35 @@ uint8_t Worker::fused_allowed(const PortView& port, Origin origin) const {
 // A trace whose header is the previous one's (kSame) going out the same way
 // gets that one's claim: the same octets 2-3 and the node data at the same
 // place. Any other asks fused_claim.
-inline void Worker::fused_fill(FusedFill& ff, FillCache& fc, uint8_t* ip, uint8_t kind,
+[[gnu::always_inline]] inline void Worker::fused_fill(FusedFill& ff, FillCache& fc, uint8_t* ip, uint8_t kind,
                                bool has_egress, uint16_t out_port, uint32_t queue_depth) {
     uint8_t* th = ip + sizeof(wire::Ipv6Hdr) + kStdIoamOptOff + sizeof(wire::IoamOptHdr);
     const uint8_t hop_in = ip[7];
     const uint16_t egress = has_egress ? uint16_t(out_port + 1) : 0;
-    if ((kind & FusedBurst::kSame) && fc.claimed && egress == fc.egress) {
+    // Input path: the hop limit the packet leaves with (reference §2.4).
+    const uint8_t hop_limit = uint8_t(hop_in - 1);
+    if ((kind & FusedBurst::kSame) && egress == fc.claim_egress) {
         std::memcpy(th + 2, fc.flags, 2);
     } else if (!fused_claim(ff, fc, th, egress, out_port, queue_depth, hop_in)) {
         ++ff.unknown_ns;
         return;
     }
     ++ff.outcomes[unsigned(fc.outcome)];
-    // Input path: the hop limit the packet leaves with (reference §2.4).
-    if (fc.outcome == FillOutcome::Filled)
-        write_node_data(th + fc.at, fc.plan, uint8_t(hop_in - 1), queue_depth);
+    if (fc.outcome != FillOutcome::Filled) return;
+    if (fc.plan.one_word)
+        write_node_word(th + fc.at, fc.plan, hop_limit);
+    else
+        write_node_data(th + fc.at, fc.plan, hop_limit, queue_depth);
 }
 
 // fused_fill's claim on a trace: the template as stage_ioam_single chooses
 // it (the previous trace's if namespace, type and egress are the same),
 // then claim_trace_room. False for an unknown namespace, which leaves the
 // trace alone.
-bool Worker::fused_claim(FusedFill& ff, FillCache& fc, uint8_t* th, uint16_t egress,
-                         uint16_t out_port, uint32_t queue_depth, uint8_t hop_in) {
+// Out of line: nearly every trace has the previous one's claim.
+[[gnu::noinline]] bool Worker::fused_claim(FusedFill& ff, FillCache& fc, uint8_t* th,
+                                           uint16_t egress, uint16_t out_port,
+                                           uint32_t queue_depth, uint8_t hop_in) {
     // Trace header octets 0-1 and 4-6; the egress goes into 2-3 (flags,
     // RemainingLen); 7 (reserved) stays 0, so no key is ~0.
     constexpr uint64_t kKeyMask =
@@ -1624,22 +1709,159 @@ bool Worker::fused_claim(FusedFill& ff, FillCache& fc, uint8_t* th, uint16_t egr
     uint64_t key;
     std::memcpy(&key, th, 8);
     key = (key & kKeyMask) | uint64_t(egress) << kEgressShift;
-    fc.claimed = false;
+    fc.claim_egress = FillCache::kNoClaim;
+    fc.fill_egress = FillCache::kNoClaim;
+    fc.word_egress = FillCache::kNoClaim;
     if (key != fc.key) {
-        const NamespaceData* ns = ff.bh.s.find_namespace(load_be16(t->namespace_id));
-        if (!ns) return false;
-        const uint32_t type = wire::trace_type(*t);
-        if (!ff.bh.have_time && trace::wants_time(type)) read_clock(ff.bh);
-        fc.plan = fill_plan(
-            node_template(ff.bh, ns, type, hop_in, has_egress, out_port, queue_depth), has_egress);
+        const NodeDataTemplate* tp =
+            fused_template(ff, key, th, has_egress, out_port, queue_depth, hop_in);
+        if (!tp) return false;
+        fc.plan = fill_plan(*tp, has_egress);
+        fc.timed = trace::wants_time(tp->type);
         fc.key = key;
     }
     const uint8_t* p = claim_trace_room(t, wire::trace_nodelen(*t), fc.plan.sclen, fc.outcome);
     std::memcpy(fc.flags, th + 2, 2);
     fc.at = p ? uint16_t(p - th) : 0;
-    fc.egress = egress;
-    fc.claimed = true;
+    fc.claim_egress = egress;
+    if (p) {
+        fc.fill_egress = egress;
+        if (fc.plan.one_word) fc.word_egress = egress;
+    }
     return true;
+}
+
+// The template of `key` (see fused_claim), as node_template would build it
+// for this burst: ingress, snapshot and egress are what fused_begin and
+// the key pin down, hop limit and queue depth are patched per packet, and
+// the timestamps are this burst's clock reading, read when stage_ioam_single
+// would read it (the first trace of a known namespace that asks for time).
+// Null for an unknown namespace.
+const NodeDataTemplate* Worker::fused_template(FusedFill& ff, uint64_t key, const uint8_t* th,
+                                               bool has_egress, uint16_t out_port,
+                                               uint32_t queue_depth, uint8_t hop_in) {
+    const auto* t = reinterpret_cast<const wire::IoamTraceHdr*>(th);
+    const uint32_t type = wire::trace_type(*t);
+    const bool timed = trace::wants_time(type);
+    for (unsigned k = 0; k < n_fused_tmpl; ++k) {
+        FusedTemplate& f = fused_tmpl[k];
+        if (f.key != key) continue;
+        if (timed && f.stamp != fused_bursts) {
+            if (!ff.bh.have_time) read_clock(ff.bh);
+            restamp_node_template(f.tp, ff.bh.base);
+            f.stamp = fused_bursts;
+        }
+        return &f.tp;
+    }
+    const NamespaceData* ns = ff.bh.s.find_namespace(load_be16(t->namespace_id));
+    if (!ns) return nullptr;
+    if (timed && !ff.bh.have_time) read_clock(ff.bh);
+    unsigned k;
+    if (n_fused_tmpl < kFusedTemplates) {
+        k = n_fused_tmpl++;
+    } else {
+        k = fused_tmpl_next;
+        fused_tmpl_next = (fused_tmpl_next + 1) % kFusedTemplates;
+    }
+    FusedTemplate& f = fused_tmpl[k];
+    HopData hop = ff.bh.base;
+    hop.hop_limit = uint8_t(hop_in - 1);
+    if (has_egress) {
+        const PortView& out = ff.bh.s.ports[out_port];
+        hop.egress_id = out.ioam_id;
+        hop.egress_wide = out.ioam_id_wide;
+        hop.queue_depth = queue_depth;
+    }  // a tunnel end: egress "unavailable", as node_template
+    build_node_template(type, ff.bh.s.node, *ns, hop, f.tp);
+    f.key = key;
+    f.stamp = fused_bursts;
+    return &f.tp;
+}
+
+// The start of a burst's fills: what the worker kept from the last one,
+// if it is still true. Templates and claims hold the snapshot's node,
+// namespace and port data and the ingress port's ids: another snapshot or
+// port starts afresh. A plan with timestamps has the last burst's, so its
+// next trace goes to fused_template for this one's.
+void Worker::fused_begin(const Snapshot& s, uint16_t in_port, FillCache& fc) {
+    if (&s != fused_snap || s.generation != fused_generation || in_port != fused_in_port) {
+        n_fused_tmpl = 0;
+        fused_tmpl_next = 0;
+        fused_fc = FillCache{};
+        fused_snap = &s;
+        fused_generation = s.generation;
+        fused_in_port = in_port;
+    }
+    ++fused_bursts;
+    fc = fused_fc;
+    if (fc.timed) {
+        fc.key = ~0ull;
+        fc.claim_egress = FillCache::kNoClaim;
+        fc.fill_egress = FillCache::kNoClaim;
+        fc.word_egress = FillCache::kNoClaim;
+    }
+}
+
+// fused_forward's pass that fills, sends and decapsulates, in the burst's
+// order. kDepth: some trace has the queue depth field (FusedBurst::
+// queue_depth), so what is queued ahead is tracked; kTunnels: some packet
+// is a tunnel end. Returns the inner packets left in `inner`.
+template <bool kDepth, bool kTunnels>
+void Worker::fused_commit(const Snapshot& s, rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
+                          const NextHop* const* hops, const uint64_t* fib_nhs, FusedFill& ff,
+                          FillCache& fc, InnerBurst& inner) {
+    QueueAhead ahead;
+    uint32_t same_fills = 0;  // Filled, with the previous trace's claim
+    for (uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = pkts[i];
+        const uint8_t kind = fb.kind[i];
+        if (kTunnels && (kind & FusedBurst::kTunnel)) {
+            // Filled as its destination node: no egress, like Linux's
+            // loopback device.
+            if (kind & FusedBurst::kTrace)
+                fused_fill(ff, fc, reinterpret_cast<uint8_t*>(ipv6_of(m)), kind, false, 0, 0);
+            if (inner.plain) {
+                // forward_plain's route test for the inner packet (Origin::
+                // Tunnel: never an insertion), made as it comes out: trimming
+                // it to its length is what the stages or forward_plain would
+                // do first anyway.
+                const NextHop& nh = s.nexthops[fib_nhs[i] < s.nexthops.size() ? fib_nhs[i] : 0];
+                inner.ok &= fb.inner_l3[i] <= nh.plain_mtu;
+                inner.hops[inner.n] = &nh;
+                remove_outer_to(m, fb.inner_off[i], fb.inner_ecn[i], fb.inner_l3[i]);
+            } else {
+                remove_outer(m, fb.inner_off[i], fb.inner_ecn[i]);
+            }
+            inner.pkts[inner.n++] = m;
+            continue;
+        }
+        const NextHop& nh = *hops[i];
+        const uint16_t p = nh.port;
+        uint32_t depth = 0;
+        if constexpr (kDepth) depth = ahead.depth(tx, p);
+        uint8_t* ip = reinterpret_cast<uint8_t*>(ipv6_of(m));
+        // fused_fill's commonest cases first: the previous trace's claim,
+        // Filled, with one word of node data or more.
+        uint8_t* th = ip + sizeof(wire::Ipv6Hdr) + kStdIoamOptOff + sizeof(wire::IoamOptHdr);
+        constexpr uint8_t kSameTrace = FusedBurst::kTrace | FusedBurst::kSame;
+        if (kind == kSameTrace && p + 1u == fc.word_egress) {
+            std::memcpy(th + 2, fc.flags, 2);
+            write_node_word(th + fc.at, fc.plan, uint8_t(ip[7] - 1));
+            ++same_fills;
+        } else if (kind == kSameTrace && p + 1u == fc.fill_egress) {
+            std::memcpy(th + 2, fc.flags, 2);
+            write_node_data(th + fc.at, fc.plan, uint8_t(ip[7] - 1), depth);
+            ++same_fills;
+        } else if (kind) {
+            fused_fill(ff, fc, ip, kind, true, p, depth);
+        }
+        if constexpr (kDepth) ahead.sent(p, m->nb_segs);
+        // What send does.
+        --ip[7];
+        std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), nh.eth, sizeof nh.eth);
+        enqueue(m, p);
+    }
+    ff.outcomes[unsigned(FillOutcome::Filled)] += same_fills;
 }
 
 // forward_plain's last passes for a burst with IOAM or tunnel packets:
@@ -1673,74 +1895,83 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         // packet passed its filter, and stage_parse keeps them all.
         have_nhs = !fb.n_tunnel;
     }
+    // forward_plain's route checks; and a trace leaving by an edge port is
+    // stripped there (stage_output). Late: rest as forward_plain does.
+    // Nearly every packet of a burst has the previous one's next hop.
     const NextHop* hops[kBurst];
     const size_t n_nexthops = s.nexthops.size();
-    // A burst of tunnel ends alone (a decapsulating node's usual) has none
-    // of these routes to check.
-    for (uint16_t i = 0, k = 0; fb.n_tunnel != n && i < n; ++i) {
-        if (fb.kind[i] & FusedBurst::kTunnel) {
-            k += inner_plain;  // its inner packet's route: see below
-            continue;
-        }
-        const NextHop& nh = s.nexthops[fib_nhs[k] < n_nexthops ? fib_nhs[k] : 0];
-        ++k;
-        // forward_plain's route checks; and a trace leaving by an edge port
-        // is stripped there (stage_output). Late: rest as forward_plain does.
-        if (!nh.plain || l3_len[i] > s.ports[nh.port].mtu ||
-            (fb.kind[i] && s.ports[nh.port].edge)) {
-            rest_unless_local(nh);
-            return false;
+    const NextHop* last = nullptr;
+    const NextHop* refused = nullptr;  // the next hop that stopped the burst
+    uint32_t mtu = 0, trace_mtu = 0;  // of last's port; 0 for a trace to an edge
+    auto route = [&](uint16_t i, uint64_t idx) {
+        const NextHop& nh = s.nexthops[idx < n_nexthops ? idx : 0];
+        if (&nh != last) {
+            if (!nh.plain) {
+                refused = &nh;
+                return false;
+            }
+            const PortView& out = s.ports[nh.port];
+            mtu = out.mtu;
+            trace_mtu = out.edge ? 0 : out.mtu;
+            last = &nh;
         }
         hops[i] = &nh;
+        refused = &nh;
+        return l3_len[i] <= (fb.kind[i] ? trace_mtu : mtu);
+    };
+    uint16_t i = 0;
+    if (!fb.n_tunnel) {
+        for (; i < n; ++i)
+            if (!route(i, fib_nhs[i])) break;
+    } else if (fb.n_tunnel != n) {
+        // The inner packets' destinations took the tunnel ends' places in
+        // the lookup when they may need them; else those were left out.
+        for (uint16_t k = 0; i < n; ++i) {
+            if (fb.kind[i] & FusedBurst::kTunnel) {
+                k += inner_plain;
+                continue;
+            }
+            if (!route(i, fib_nhs[k++])) break;
+        }
+    } else {
+        i = n;  // tunnel ends alone (a decapsulating node's usual): no route to check
+    }
+    if (i < n) {
+        rest_unless_local(*refused);
+        return false;
     }
 
     // Every packet qualified: from here on they change.
     FusedFill ff{burst_hop(s, in_port, Origin::Wire)};
     FillCache fc;
-    QueueAhead ahead;
-    rte_mbuf* inner[kBurst];
-    uint16_t n_inner = 0;
-    // forward_plain's route test for the inner packets (Origin::Tunnel:
-    // never an insertion), made as they come out: trimming them to their
-    // length is what the stages or forward_plain would do first anyway.
-    bool inner_ok = inner_plain;
-    const NextHop* inner_hops[kBurst];
-    for (uint16_t i = 0; i < n; ++i) {
-        rte_mbuf* m = pkts[i];
-        const uint8_t kind = fb.kind[i];
-        if (kind & FusedBurst::kTunnel) {
-            // Filled as its destination node: no egress, like Linux's
-            // loopback device.
-            if (kind & FusedBurst::kTrace)
-                fused_fill(ff, fc, reinterpret_cast<uint8_t*>(ipv6_of(m)), kind, false, 0, 0);
-            if (inner_plain) {
-                const NextHop& nh = s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0];
-                inner_ok &= fb.inner_l3[i] <= nh.plain_mtu;
-                inner_hops[n_inner] = &nh;
-                remove_outer_to(m, fb.inner_off[i], fb.inner_ecn[i], fb.inner_l3[i]);
-            } else {
-                remove_outer(m, fb.inner_off[i], fb.inner_ecn[i]);
-            }
-            inner[n_inner++] = m;
-            continue;
-        }
-        const NextHop& nh = *hops[i];
-        const uint16_t p = nh.port;
-        const uint32_t depth = ahead.depth(tx, p);
-        if (kind) fused_fill(ff, fc, reinterpret_cast<uint8_t*>(ipv6_of(m)), kind, true, p, depth);
-        ahead.sent(p, m->nb_segs);
-        send(s, m, p, nh.dst_mac, false);
+    fused_begin(s, in_port, fc);
+    InnerBurst inner;
+    inner.plain = inner.ok = inner_plain;
+    if (fb.queue_depth) {
+        if (fb.n_tunnel)
+            fused_commit<true, true>(s, pkts, n, fb, hops, fib_nhs, ff, fc, inner);
+        else
+            fused_commit<true, false>(s, pkts, n, fb, hops, fib_nhs, ff, fc, inner);
+    } else {
+        if (fb.n_tunnel)
+            fused_commit<false, true>(s, pkts, n, fb, hops, fib_nhs, ff, fc, inner);
+        else
+            fused_commit<false, false>(s, pkts, n, fb, hops, fib_nhs, ff, fc, inner);
     }
+    // The reference header and its claim go on together: both are of the
+    // burst's last trace.
+    fused_fc = fc;
+    fused_ref = fb.ref;
     count_fill_outcomes(ff.outcomes, ff.unknown_ns);
-    if (n_inner) {
-        count(IoamEvent::Decapsulated, n_inner);
+    if (inner.n) {
+        count(IoamEvent::Decapsulated, inner.n);
         // As after the stages: the inner packets follow the burst's
         // forwarded ones. The plain_rest the outer burst found was 0, and
         // nothing here set it: process_burst would run forward_plain.
-        if (inner_ok)
-            send_plain(*this, inner, inner_hops, n_inner);
+        if (inner.ok)
+            send_plain(*this, inner.pkts, inner.hops, inner.n);
         else
-            process_burst(s, in_port, inner, n_inner, Origin::Tunnel);
+            process_burst(s, in_port, inner.pkts, inner.n, Origin::Tunnel);
     }
     return true;
 }

@@ -120,13 +120,25 @@ protected:
     // false keeps packets buffered between bursts (queue depth).
     void compare(const dp::Snapshot& s, uint16_t in_port, const std::vector<std::vector<Input>>& bursts,
                  bool export_traces, Outcome* fast_out = nullptr, bool flush_each = true) {
+        compare_each(std::vector<const dp::Snapshot*>(bursts.size(), &s), in_port, bursts,
+                     export_traces, fast_out, flush_each);
+    }
+    // compare with burst b processed under snaps[b], `before(b)` called
+    // before it on either side.
+    void compare_each(const std::vector<const dp::Snapshot*>& snaps, uint16_t in_port,
+                      const std::vector<std::vector<Input>>& bursts, bool export_traces,
+                      Outcome* fast_out = nullptr, bool flush_each = true,
+                      const std::function<void(size_t)>& before = {}) {
+        ASSERT_EQ(snaps.size(), bursts.size());
         std::vector<TxFrame> tx[2];
         std::unique_ptr<Forwarder> fw[2];
         for (int k = 0; k < 2; ++k) {
             fw[k] = std::make_unique<Forwarder>(*env_, export_traces);
             fw[k]->cfg.clock = fixed_clock;
             fw[k]->cfg.fast_paths = k == 0;
-            for (const auto& burst : bursts) {
+            for (size_t b = 0; b < bursts.size(); ++b) {
+                const auto& burst = bursts[b];
+                if (before) before(b);
                 std::vector<rte_mbuf*> pkts;
                 for (const Input& in : burst) {
                     rte_mbuf* m = in.split ? env_->chain(in.frame.data(), in.frame.size(), in.split)
@@ -134,7 +146,7 @@ protected:
                     ASSERT_NE(m, nullptr);
                     pkts.push_back(m);
                 }
-                fw[k]->bp->process(s, in_port, pkts.data(), uint16_t(pkts.size()));
+                fw[k]->bp->process(*snaps[b], in_port, pkts.data(), uint16_t(pkts.size()));
                 if (flush_each) fw[k]->bp->flush();
             }
             fw[k]->bp->flush();
@@ -236,6 +248,64 @@ TEST_F(FusedPath, TransitBurstsMixedWithPlain) {
     EXPECT_EQ(f[word + 4], 0xa5);  // the previous node's data is untouched
     const uint8_t gw[6] = {0x02, 0, 0, 0, 0x03, 0x00};
     EXPECT_EQ(std::memcmp(f.data(), gw, 6), 0);
+}
+
+// The fused path keeps its node-data templates and claims from burst to
+// burst. Another snapshot (namespace data, port IOAM ids, node id) or a
+// new clock reading between bursts of the very same packets must show in
+// the data written, as the stages write it.
+TEST_F(FusedPath, KeptTemplatesFollowSnapshotAndClock) {
+    auto a = snap(kTransitYaml);
+    std::string other = kTransitYaml;
+    auto swap = [&](const std::string& from, const std::string& to) {
+        const size_t at = other.find(from);
+        ASSERT_NE(at, std::string::npos) << from;
+        other.replace(at, from.size(), to);
+    };
+    swap("data: 0xdeadbee1", "data: 0x0badf00d");
+    swap("id: 201, id_wide: 201201", "id: 251, id_wide: 251251");
+    swap("id: 202, id_wide: 202202", "id: 252, id_wide: 252252");
+    swap("node: {id: 2,", "node: {id: 7,");
+    auto b = snap(other.c_str());
+    // Hop limit and node id, ingress and egress ids, namespace data
+    // (0xc40000); the same with both timestamps (0xf40000).
+    auto burst = [&](uint32_t type, unsigned n) {
+        std::vector<Input> v;
+        for (unsigned i = 0; i < n; ++i) {
+            Bytes h = std_hbh(17, type, 48, 9);
+            test::append(h, udp());
+            v.push_back({frame(*a, 0, ipv6("db04::9", "db03::2", 0, uint8_t(40 + i), h))});
+        }
+        return v;
+    };
+    const std::vector<std::vector<Input>> bursts = {
+        burst(0xc40000, 8), burst(0xc40000, 8), burst(0xc40000, 8), burst(0xc40000, 8),
+        burst(0xf40000, 8), burst(0xf40000, 8), burst(0xf40000, 8)};
+    const std::vector<const dp::Snapshot*> snaps = {a.get(), a.get(), b.get(), a.get(),
+                                                    b.get(), b.get(), b.get()};
+    // Each burst has its own instant; 4 and 5 even their own second.
+    const timespec saved = g_now;
+    auto clock_of = [](size_t k) { g_now = {1700000000 + time_t(k), long(k) * 1234567}; };
+    Outcome out;
+    compare_each(snaps, 0, bursts, false, &out, true, clock_of);
+    g_now = saved;
+    ASSERT_EQ(out.tx.size(), 56u);
+    EXPECT_EQ(out.stats.ioam[unsigned(dp::IoamEvent::TraceFilled)].get(), 56u);
+    // This node's data goes in front of the 9 free words' end: RemainingLen
+    // 9 -> 6 (3 words) or 4 (5 words), after the PadN, option and trace
+    // headers (16 octets). Hop limit 40 leaves as 39.
+    auto node_data = [&](size_t frame, size_t words) {
+        const size_t at = kEth + kIp6 + 16 + (9 - words) * 4;
+        const Bytes& f = out.tx[frame].bytes;
+        return test::hex(Bytes(f.begin() + long(at), f.begin() + long(at + 4 * words)));
+    };
+    // Burst 1 (snapshot a), burst 2 (b), burst 3 (a again).
+    EXPECT_EQ(node_data(8, 3), "27000002 00c900ca deadbee1");
+    EXPECT_EQ(node_data(16, 3), "27000007 00fb00fc 0badf00d");
+    EXPECT_EQ(node_data(24, 3), "27000002 00c900ca deadbee1");
+    // Bursts 4 and 5: the timestamps of their own clock readings.
+    EXPECT_EQ(node_data(32, 5), "27000007 00fb00fc 6553f104 0000134a 0badf00d");
+    EXPECT_EQ(node_data(40, 5), "27000007 00fb00fc 6553f105 0000181c 0badf00d");
 }
 
 // Aramis (kDecapYaml): eth0 decap, IOAM-enabled (id 301), own db02::2; the
