@@ -129,7 +129,17 @@ protected:
                       const std::vector<std::vector<Input>>& bursts, bool export_traces,
                       Outcome* fast_out = nullptr, bool flush_each = true,
                       const std::function<void(size_t)>& before = {}) {
+        compare_each(snaps, std::vector<uint16_t>(bursts.size(), in_port), bursts, export_traces,
+                     fast_out, flush_each, before);
+    }
+    // The same with each burst's own receiving port.
+    void compare_each(const std::vector<const dp::Snapshot*>& snaps,
+                      const std::vector<uint16_t>& in_ports,
+                      const std::vector<std::vector<Input>>& bursts, bool export_traces,
+                      Outcome* fast_out = nullptr, bool flush_each = true,
+                      const std::function<void(size_t)>& before = {}) {
         ASSERT_EQ(snaps.size(), bursts.size());
+        ASSERT_EQ(in_ports.size(), bursts.size());
         std::vector<TxFrame> tx[2];
         std::unique_ptr<Forwarder> fw[2];
         for (int k = 0; k < 2; ++k) {
@@ -146,7 +156,7 @@ protected:
                     ASSERT_NE(m, nullptr);
                     pkts.push_back(m);
                 }
-                fw[k]->bp->process(*snaps[b], in_port, pkts.data(), uint16_t(pkts.size()));
+                fw[k]->bp->process(*snaps[b], in_ports[b], pkts.data(), uint16_t(pkts.size()));
                 if (flush_each) fw[k]->bp->flush();
             }
             fw[k]->bp->flush();
@@ -306,6 +316,46 @@ TEST_F(FusedPath, KeptTemplatesFollowSnapshotAndClock) {
     // Bursts 4 and 5: the timestamps of their own clock readings.
     EXPECT_EQ(node_data(32, 5), "27000007 00fb00fc 6553f104 0000134a 0badf00d");
     EXPECT_EQ(node_data(40, 5), "27000007 00fb00fc 6553f105 0000181c 0badf00d");
+}
+
+// The kept templates hold the ingress port's ids: bursts from two
+// IOAM-enabled ports in turn must each get their own port's (201 or 202).
+TEST_F(FusedPath, KeptTemplatesFollowTheIngressPort) {
+    std::string yaml = kTransitYaml;
+    const std::string off = "ioam: {enabled: false, id: 202";
+    const size_t at = yaml.find(off);
+    ASSERT_NE(at, std::string::npos);
+    yaml.replace(at, off.size(), "ioam: {enabled: true, id: 202");
+    auto sp = snap(yaml.c_str());
+    // Hop limit and node id, ingress and egress ids, namespace data; to
+    // db03::/64 out of eth1, whichever port it came in by.
+    auto burst = [&](uint16_t port) {
+        std::vector<Input> v;
+        for (unsigned i = 0; i < 6; ++i) {
+            Bytes h = std_hbh(17, 0xc40000, 48, 9);
+            test::append(h, udp());
+            v.push_back({frame(*sp, port, ipv6("db04::9", "db03::2", 0, uint8_t(50 + i), h))});
+        }
+        return v;
+    };
+    const std::vector<uint16_t> ports = {0, 0, 1, 1, 0};
+    std::vector<std::vector<Input>> bursts;
+    for (uint16_t p : ports) bursts.push_back(burst(p));
+    Outcome out;
+    compare_each(std::vector<const dp::Snapshot*>(ports.size(), sp.get()), ports, bursts, false,
+                 &out);
+    ASSERT_EQ(out.tx.size(), 30u);
+    EXPECT_EQ(out.stats.ioam[unsigned(dp::IoamEvent::TraceFilled)].get(), 30u);
+    // Ingress and egress ids are this node's second word.
+    auto ids = [&](size_t frame) {
+        const size_t at = kEth + kIp6 + 16 + (9 - 3) * 4 + 4;
+        const Bytes& f = out.tx[frame].bytes;
+        return test::hex(Bytes(f.begin() + long(at), f.begin() + long(at + 4)));
+    };
+    EXPECT_EQ(ids(6), "00c900ca");
+    EXPECT_EQ(ids(12), "00ca00ca");
+    EXPECT_EQ(ids(18), "00ca00ca");
+    EXPECT_EQ(ids(24), "00c900ca");
 }
 
 // Aramis (kDecapYaml): eth0 decap, IOAM-enabled (id 301), own db02::2; the
