@@ -122,21 +122,15 @@ void build_node_template(uint32_t type, const NodeIds& node, const NamespaceData
     out.sclen = out.oss_too_long ? 0 : uint8_t(sclen);
     const unsigned len = write_node_fields(out.data, type, node, ns, hop);
     if (out.sclen) std::memcpy(out.data + len, ns.oss, size_t(out.sclen) * 4);
-    out.hop_limit_off = (type & trace::bit(trace::kHopLimNodeId))
-                            ? offset_of(type, trace::kHopLimNodeId)
-                            : NodeDataTemplate::kNone;
-    out.hop_limit_wide_off = (type & trace::bit(trace::kHopLimNodeIdWide))
-                                 ? offset_of(type, trace::kHopLimNodeIdWide)
-                                 : NodeDataTemplate::kNone;
-    out.queue_depth_off = (type & trace::bit(trace::kQueueDepth))
-                              ? offset_of(type, trace::kQueueDepth)
-                              : NodeDataTemplate::kNone;
-    out.ts_sec_off = (type & trace::bit(trace::kTimestampSec))
-                         ? offset_of(type, trace::kTimestampSec)
-                         : NodeDataTemplate::kNone;
-    out.ts_usec_off = (type & trace::bit(trace::kTimestampSub))
-                          ? offset_of(type, trace::kTimestampSub)
-                          : NodeDataTemplate::kNone;
+    // Where a field of the type sits in the node data, or kNone.
+    auto field = [type](unsigned bit) -> int16_t {
+        return (type & trace::bit(bit)) ? offset_of(type, bit) : NodeDataTemplate::kNone;
+    };
+    out.hop_limit_off = field(trace::kHopLimNodeId);
+    out.hop_limit_wide_off = field(trace::kHopLimNodeIdWide);
+    out.queue_depth_off = field(trace::kQueueDepth);
+    out.ts_sec_off = field(trace::kTimestampSec);
+    out.ts_usec_off = field(trace::kTimestampSub);
 }
 
 void restamp_node_template(NodeDataTemplate& tp, const HopData& hop) {

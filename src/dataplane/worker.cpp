@@ -180,6 +180,16 @@ struct FusedBurst {
     }
 };
 
+// The slot for a new entry of a small cache of `cap` entries, `used` of
+// them taken: the next free one, or once all are, each in turn from
+// `next`.
+inline unsigned take_slot(unsigned& used, unsigned& next, unsigned cap) {
+    if (used < cap) return used++;
+    const unsigned k = next;
+    next = (next + 1) % cap;
+    return k;
+}
+
 // stage_ioam's queue depth for the fast paths, which enqueue as they go:
 // what a port's buffer held when the burst began plus the segments of the
 // burst's packets sent there before this one. A flush on the way would
@@ -1005,13 +1015,7 @@ const NodeDataTemplate& Worker::node_template(const BurstHop& bh, const Namespac
     const unsigned n = n_tmpl;
     for (unsigned k = 0; k < n; ++k)
         if (tmpl_key[k].ns == ns && tmpl_key[k].rest == rest) return tmpl[k];
-    unsigned k;
-    if (n_tmpl < kTemplates) {
-        k = n_tmpl++;
-    } else {
-        k = tmpl_next;
-        tmpl_next = (tmpl_next + 1) % kTemplates;
-    }
+    const unsigned k = take_slot(n_tmpl, tmpl_next, kTemplates);
     tmpl_key[k] = {ns, rest};
     HopData hop = bh.base;
     hop.hop_limit = uint8_t(bh.own ? hop_in : hop_in - 1);
@@ -1756,14 +1760,7 @@ const NodeDataTemplate* Worker::fused_template(FusedFill& ff, uint64_t key, cons
     const NamespaceData* ns = ff.bh.s.find_namespace(load_be16(t->namespace_id));
     if (!ns) return nullptr;
     if (timed && !ff.bh.have_time) read_clock(ff.bh);
-    unsigned k;
-    if (n_fused_tmpl < kFusedTemplates) {
-        k = n_fused_tmpl++;
-    } else {
-        k = fused_tmpl_next;
-        fused_tmpl_next = (fused_tmpl_next + 1) % kFusedTemplates;
-    }
-    FusedTemplate& f = fused_tmpl[k];
+    FusedTemplate& f = fused_tmpl[take_slot(n_fused_tmpl, fused_tmpl_next, kFusedTemplates)];
     HopData hop = ff.bh.base;
     hop.hop_limit = uint8_t(hop_in - 1);
     if (has_egress) {
