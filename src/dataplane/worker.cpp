@@ -346,7 +346,8 @@ struct Worker {
     // fused_admit. FusedBurst holds what its header pass learnt.
     uint8_t fused_allowed(const PortView& port, Origin origin) const;
     bool fused_admit(const PortView& port, Origin origin, const rte_mbuf* m, const uint8_t* ip,
-                     uint32_t l3_len, bool to_us, uint16_t i, FusedBurst& fb, uint8_t* dst);
+                     uint32_t l3_len, const OwnAddresses::View& own, uint64_t dst_hi,
+                     uint64_t dst_lo, uint16_t i, FusedBurst& fb, uint8_t* dst);
     bool fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                        uint8_t (*dsts)[16], const uint32_t* l3_len, uint64_t* fib_nhs,
                        bool& have_nhs, const FusedBurst& fb);
@@ -1434,19 +1435,15 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         // Without a Hop-by-Hop header there is no IOAM and nothing to strip
         // at an edge, in or out. With one, or for the appliance itself, the
         // packet is not plain, but the fused IOAM path may take it: a trace
-        // behind a Hop-by-Hop header, a tunnel end before an IPv6 header.
-        // Whether any other packet is for the appliance the route lookup
-        // says for free (its addresses are exactly the FIB's Local /128s,
-        // which are not plain).
-        // One test for both (0 and 41; the few others whose bits fall
-        // within 41's only cost the own-address lookup).
+        // behind a Hop-by-Hop header, a tunnel end where an IPv6 header
+        // follows the outer one or its Hop-by-Hop header (fused_admit).
+        // One test for both next headers (0 and 41; fused_admit lets the
+        // few others whose bits fall within 41's through as plain).
         const uint8_t next = ip->next_header;
         static_assert(wire::kProtoHopByHop == 0 && wire::kProtoIpv6 == 41);
         if ((next | wire::kProtoIpv6) == wire::kProtoIpv6) {
-            const bool to_us = fb.own_dst(own, dst_hi, dst_lo);
-            if ((to_us || next == wire::kProtoHopByHop) &&
-                !fused_admit(port, origin, m, reinterpret_cast<const uint8_t*>(ip), l3, to_us, i,
-                             fb, dsts[i]))
+            if (!fused_admit(port, origin, m, reinterpret_cast<const uint8_t*>(ip), l3, own,
+                             dst_hi, dst_lo, i, fb, dsts[i]))
                 return false;
         }
         // As stage_parse: link padding is not part of the packet. Harmless
@@ -1598,17 +1595,20 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
 //   with ECN codepoints RFC 6040 lets through (DecapEcn is the stages');
 //   whether the inner packets would pass forward_plain's header pass is
 //   noted for the burst (FusedBurst::inner_plain), not required.
-// Single segments only: contiguity is then only a matter of length.
+// Single segments only: contiguity is then only a matter of length. A
+// packet that is plain after all (ip6ip6 for another node, or a next header
+// forward_plain's one test let through) passes with nothing noted.
 bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
-                         const uint8_t* ip, uint32_t l3_len, bool to_us, uint16_t i,
-                         FusedBurst& fb, uint8_t* dst) {
+                         const uint8_t* ip, uint32_t l3_len, const OwnAddresses::View& own,
+                         uint64_t dst_hi, uint64_t dst_lo, uint16_t i, FusedBurst& fb,
+                         uint8_t* dst) {
     constexpr uint32_t kIp6 = sizeof(wire::Ipv6Hdr);
-    if (m->nb_segs != 1) return false;
-    if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
     uint8_t kind = 0;
     uint8_t next = ip[6];
     uint32_t off = kIp6;
     if (next == wire::kProtoHopByHop) {
+        if (m->nb_segs != 1) return false;
+        if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
         if (!(fb.allowed & FusedBurst::kTrace)) return false;
         // parse_ipv6's HbhTruncated checks (a zero payload length, a
         // jumbogram, fails the first), then layout and option.
@@ -1620,40 +1620,51 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
         next = ip[kIp6];
         off += hbh_len;
     }
-    if (to_us) {
-        // locate_inner's and decapsulate's checks, for the one layout taken.
-        if (!(fb.allowed & FusedBurst::kTunnel) || next != wire::kProtoIpv6 ||
-            off + kIp6 > l3_len || (ip[off] >> 4) != 6)
-            return false;
-        uint8_t ecn = ipv6_ecn(ip + off);
-        if (!rfc6040_decapsulate(ipv6_ecn(ip), ecn)) return false;
-        fb.inner_off[i] = uint16_t(off);
-        fb.inner_ecn[i] = ecn;
-        // What forward_plain's header pass would ask of the inner packet
-        // once it is alone in its frame (trimmed to the outer packet): no
-        // Hop-by-Hop header either, as fused_allowed admits no kind for
-        // Origin::Tunnel. The ECN set on the way is no part of any test.
-        // Nor is being for us: our addresses are the FIB's Local /128s
-        // (OwnAddresses), whose next hop is not plain, so fused_forward's
-        // route test refuses such an inner packet anyway. Its destination
-        // replaces the outer one in `dst` (the burst's lookup key), which
-        // a tunnel end does not need.
-        if (fb.inner_plain) {
-            const auto* in = reinterpret_cast<const wire::Ipv6Hdr*>(ip + off);
-            uint32_t in_l3;
-            uint64_t hi, lo;
-            if (plain_ipv6(in, l3_len - off, in_l3, hi, lo) &&
-                in->next_header != wire::kProtoHopByHop) {
-                fb.inner_l3[i] = uint16_t(in_l3);
-                std::memcpy(dst, &hi, 8);
-                std::memcpy(dst + 8, &lo, 8);
-            } else {
-                fb.inner_plain = false;
-            }
+    // Only where an IPv6 header follows can a tunnel end here, and only
+    // then does it matter whether the packet is for the appliance: for any
+    // other packet the route lookup says so for free (our addresses are
+    // exactly the FIB's Local /128s, which are not plain). An ip6ip6
+    // packet for another node is plain.
+    if (next != wire::kProtoIpv6 || !fb.own_dst(own, dst_hi, dst_lo)) {
+        if (kind) {
+            fb.kind[i] = kind;
+            ++fb.n_special;
         }
-        kind |= FusedBurst::kTunnel;
-        ++fb.n_tunnel;
+        return true;
     }
+    if (m->nb_segs != 1) return false;
+    if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
+    // locate_inner's and decapsulate's checks, for the one layout taken.
+    if (!(fb.allowed & FusedBurst::kTunnel) || off + kIp6 > l3_len || (ip[off] >> 4) != 6)
+        return false;
+    uint8_t ecn = ipv6_ecn(ip + off);
+    if (!rfc6040_decapsulate(ipv6_ecn(ip), ecn)) return false;
+    fb.inner_off[i] = uint16_t(off);
+    fb.inner_ecn[i] = ecn;
+    // What forward_plain's header pass would ask of the inner packet
+    // once it is alone in its frame (trimmed to the outer packet): no
+    // Hop-by-Hop header either, as fused_allowed admits no kind for
+    // Origin::Tunnel. The ECN set on the way is no part of any test.
+    // Nor is being for us: our addresses are the FIB's Local /128s
+    // (OwnAddresses), whose next hop is not plain, so fused_forward's
+    // route test refuses such an inner packet anyway. Its destination
+    // replaces the outer one in `dst` (the burst's lookup key), which
+    // a tunnel end does not need.
+    if (fb.inner_plain) {
+        const auto* in = reinterpret_cast<const wire::Ipv6Hdr*>(ip + off);
+        uint32_t in_l3;
+        uint64_t hi, lo;
+        if (plain_ipv6(in, l3_len - off, in_l3, hi, lo) &&
+            in->next_header != wire::kProtoHopByHop) {
+            fb.inner_l3[i] = uint16_t(in_l3);
+            std::memcpy(dst, &hi, 8);
+            std::memcpy(dst + 8, &lo, 8);
+        } else {
+            fb.inner_plain = false;
+        }
+    }
+    kind |= FusedBurst::kTunnel;
+    ++fb.n_tunnel;
     fb.kind[i] = kind;
     ++fb.n_special;
     return true;
