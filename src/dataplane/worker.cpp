@@ -331,6 +331,22 @@ struct Worker {
         bool have_time;
     };
     BurstHop burst_hop(const Snapshot& s, uint16_t in_port, Origin origin);
+    // A template's per-hop values: the burst's, the hop limit the packet
+    // leaves with, and the egress port's ids and queue depth if it has one
+    // (else "unavailable", as Linux's loopback device: local delivery, no
+    // route, a tunnel end).
+    static HopData hop_data(const BurstHop& bh, uint8_t hop_in, bool has_egress,
+                            uint16_t out_port, uint32_t queue_depth) {
+        HopData hop = bh.base;
+        hop.hop_limit = uint8_t(bh.own ? hop_in : hop_in - 1);
+        if (has_egress) {
+            const PortView& out = bh.s.ports[out_port];
+            hop.egress_id = out.ioam_id;
+            hop.egress_wide = out.ioam_id_wide;
+            hop.queue_depth = queue_depth;
+        }
+        return hop;
+    }
     void read_clock(BurstHop& bh);
     const NodeDataTemplate& node_template(const BurstHop& bh, const NamespaceData* ns,
                                           uint32_t type, uint8_t hop_in, bool has_egress,
@@ -463,11 +479,29 @@ using addr::is_unspecified;
 
 // A router takes frames for its own MAC and group addresses only; net_pcap
 // and promiscuous ports hand us everything. Decapsulated packets have no
-// link layer of their own to check.
-inline bool l2_for_us(const wire::EtherHdr* eth, const PortView& port, Origin origin) {
-    return origin != Origin::Wire || (eth->dst[0] & 1) ||
-           std::memcmp(eth->dst, port.mac.addr_bytes, 6) == 0;
-}
+// link layer of their own to check. Made once per burst, so the port's MAC
+// stays in a register: a frame's first 8 octets (destination and two of the
+// source; every caller has checked there are 14) masked to the destination.
+struct OwnMac {
+    static constexpr uint64_t kDst =
+        std::endian::native == std::endian::little ? 0x0000ffffffffffffull : 0xffffffffffff0000ull;
+    // The group bit (I/G) is the first octet's lowest.
+    static constexpr uint64_t kGroup = std::endian::native == std::endian::little ? 1 : 1ull << 56;
+    uint64_t mac;
+    bool any;  // not from the wire: no link layer to check
+
+    OwnMac(const PortView& port, Origin origin) : any(origin != Origin::Wire) {
+        uint8_t w[8] = {};
+        std::memcpy(w, port.mac.addr_bytes, 6);
+        std::memcpy(&mac, w, 8);
+    }
+    bool takes(const wire::EtherHdr* eth) const {
+        uint64_t d;
+        std::memcpy(&d, eth, 8);
+        d &= kDst;
+        return d == mac || (d & kGroup) || any;
+    }
+};
 
 // Cuts the frame to `len` octets whatever segments the cut spans (link
 // padding can be longer than the last segment); freed segments go back to
@@ -540,6 +574,7 @@ unsigned Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkt
                              PacketMeta* meta, Origin origin) {
     unsigned max_trace = 0;
     const PortView& port = s.ports[in_port];
+    const OwnMac own_mac(port, origin);
     for (uint16_t i = 0; i < kPrefetchAhead && i < n; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
     for (uint16_t i = 0; i < n; ++i) {
@@ -566,7 +601,7 @@ unsigned Worker::stage_parse(const Snapshot& s, uint16_t in_port, rte_mbuf** pkt
             pm.drop = Drop::NotIpv6;
             continue;
         }
-        if (!l2_for_us(eth, port, origin)) {
+        if (!own_mac.takes(eth)) {
             pm.drop = Drop::L2OtherHost;
             continue;
         }
@@ -1018,16 +1053,8 @@ const NodeDataTemplate& Worker::node_template(const BurstHop& bh, const Namespac
         if (tmpl_key[k].ns == ns && tmpl_key[k].rest == rest) return tmpl[k];
     const unsigned k = take_slot(n_tmpl, tmpl_next, kTemplates);
     tmpl_key[k] = {ns, rest};
-    HopData hop = bh.base;
-    hop.hop_limit = uint8_t(bh.own ? hop_in : hop_in - 1);
-    if (has_egress) {
-        const PortView& out = bh.s.ports[out_port];
-        hop.egress_id = out.ioam_id;
-        hop.egress_wide = out.ioam_id_wide;
-        hop.queue_depth = queue_depth;
-    }  // local delivery or no route: egress stays "unavailable", as Linux's
-       // loopback device
-    build_node_template(type, bh.s.node, *ns, hop, tmpl[k]);
+    build_node_template(type, bh.s.node, *ns,
+                        hop_data(bh, hop_in, has_egress, out_port, queue_depth), tmpl[k]);
     return tmpl[k];
 }
 
@@ -1304,30 +1331,6 @@ inline bool is_loopback(uint64_t hi, uint64_t lo) {
     return hi == 0 && lo == rte_cpu_to_be_64(1);
 }
 
-// forward_plain's link-layer test, l2_for_us with the port's MAC in a
-// register: the frame's first 8 octets (destination and two of the source)
-// masked to the destination. Frames are at least 54 octets here.
-struct OwnMac {
-    static constexpr uint64_t kDst =
-        std::endian::native == std::endian::little ? 0x0000ffffffffffffull : 0xffffffffffff0000ull;
-    // The group bit (I/G) is the first octet's lowest.
-    static constexpr uint64_t kGroup = std::endian::native == std::endian::little ? 1 : 1ull << 56;
-    uint64_t mac;
-    bool any;  // not from the wire: no link layer to check
-
-    OwnMac(const PortView& port, Origin origin) : any(origin != Origin::Wire) {
-        uint8_t w[8] = {};
-        std::memcpy(w, port.mac.addr_bytes, 6);
-        std::memcpy(&mac, w, 8);
-    }
-    bool takes(const wire::EtherHdr* eth) const {
-        uint64_t d;
-        std::memcpy(&d, eth, 8);
-        d &= kDst;
-        return d == mac || (d & kGroup) || any;
-    }
-};
-
 // Every address forward_plain refuses as a source or destination begins
 // with 0x00 (::1), 0xfe (fe80::/10) or 0xff (multicast), which ordinary
 // traffic never does: one test of both first octets lets it through.
@@ -1356,6 +1359,13 @@ inline bool odd_first_octet(uint8_t b) { return uint8_t(b + 2) <= 2; }
         return false;
     l3 = uint32_t(sizeof(wire::Ipv6Hdr)) + load_be16(ip->payload_len);
     return l3 <= avail;  // else Ipv6BadLength
+}
+
+// What send writes into a plain forward (hop limit, both MACs), from the
+// next hop's prefilled Ethernet octets; `frame` is the packet's first octet.
+inline void write_plain_headers(uint8_t* frame, const NextHop& nh) {
+    --frame[sizeof(wire::EtherHdr) + offsetof(wire::Ipv6Hdr, hop_limit)];
+    std::memcpy(frame, nh.eth, sizeof nh.eth);
 }
 
 // enqueue for each packet of a qualified burst in order, after touch(i)
@@ -1389,11 +1399,7 @@ inline void send_plain(Worker& w, rte_mbuf* const* pkts, const NextHop* const* h
                        uint16_t n) {
     w.append_runs(
         pkts, n, [&](uint16_t i) { return hops[i]->port; },
-        [&](uint16_t i) {
-            rte_mbuf* m = pkts[i];
-            --ipv6_of(m)->hop_limit;
-            std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), hops[i]->eth, sizeof hops[i]->eth);
-        });
+        [&](uint16_t i) { write_plain_headers(rte_pktmbuf_mtod(pkts[i], uint8_t*), *hops[i]); });
 }
 
 // The common burst in fewer, lighter passes: every packet a unicast IPv6
@@ -1563,10 +1569,7 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
                 if (plan_of[j]) {
                     insert_header(m, plan_for(j), l3_len[j], depth);
                 } else {
-                    // What send does.
-                    --ipv6_of(m)->hop_limit;
-                    std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), hop_of[j]->eth,
-                                sizeof hop_of[j]->eth);
+                    write_plain_headers(rte_pktmbuf_mtod(m, uint8_t*), *hop_of[j]);
                 }
             });
     };
@@ -1772,15 +1775,8 @@ const NodeDataTemplate* Worker::fused_template(FusedFill& ff, uint64_t key, cons
     if (!ns) return nullptr;
     if (timed && !ff.bh.have_time) read_clock(ff.bh);
     FusedTemplate& f = fused_tmpl[take_slot(n_fused_tmpl, fused_tmpl_next, kFusedTemplates)];
-    HopData hop = ff.bh.base;
-    hop.hop_limit = uint8_t(hop_in - 1);
-    if (has_egress) {
-        const PortView& out = ff.bh.s.ports[out_port];
-        hop.egress_id = out.ioam_id;
-        hop.egress_wide = out.ioam_id_wide;
-        hop.queue_depth = queue_depth;
-    }  // a tunnel end: egress "unavailable", as node_template
-    build_node_template(type, ff.bh.s.node, *ns, hop, f.tp);
+    build_node_template(type, ff.bh.s.node, *ns,
+                        hop_data(ff.bh, hop_in, has_egress, out_port, queue_depth), f.tp);
     f.key = key;
     f.stamp = fused_bursts;
     return &f.tp;
@@ -1864,9 +1860,7 @@ void Worker::fused_commit(const Snapshot& s, rte_mbuf** pkts, uint16_t n, const 
             fused_fill(ff, fc, ip, kind, true, p, depth);
         }
         if constexpr (kDepth) ahead.sent(p, m->nb_segs);
-        // What send does.
-        --ip[7];
-        std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), nh.eth, sizeof nh.eth);
+        write_plain_headers(ip - sizeof(wire::EtherHdr), nh);
         enqueue(m, p);
     }
     ff.outcomes[unsigned(FillOutcome::Filled)] += same_fills;
@@ -1918,9 +1912,8 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
                 refused = &nh;
                 return false;
             }
-            const PortView& out = s.ports[nh.port];
-            mtu = out.mtu;
-            trace_mtu = out.edge ? 0 : out.mtu;
+            mtu = nh.plain_mtu;
+            trace_mtu = s.ports[nh.port].edge ? 0 : mtu;
             last = &nh;
         }
         hops[i] = &nh;

@@ -290,8 +290,8 @@ def callgrind_summary_md(names: list[str], profiles: dict, targets: dict) -> str
         vs_fwd = f"{fwd / ours:.2f}" if fwd else "—"
         t = targets.get(n)
         target = f"≥ {t:.2f} of plain" if t else ("≥ 0.60 of testpmd" if n == "fwd" else "—")
-        s.append(f"| {n} | {ours:.0f} | {tp:.0f} | {vs_tp} | {vs_fwd} | {target} |"
-                 if tp else f"| {n} | {ours:.0f} | — | {vs_tp} | {vs_fwd} | {target} |")
+        tp_text = f"{tp:.0f}" if tp else "—"
+        s.append(f"| {n} | {ours:.0f} | {tp_text} | {vs_tp} | {vs_fwd} | {target} |")
     return "\n".join(s) + "\n"
 
 
