@@ -43,10 +43,7 @@ inline void remove_outer(rte_mbuf* m, uint32_t inner_off, uint8_t inner_ecn) {
 /// followed it goes too, as trim_frame would cut it.
 inline void remove_outer_to(rte_mbuf* m, uint32_t inner_off, uint8_t inner_ecn,
                             uint32_t inner_l3) {
-    uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
-    set_ipv6_ecn(d + sizeof(wire::EtherHdr) + inner_off, inner_ecn);
-    std::memcpy(d + inner_off, d, sizeof(wire::EtherHdr));
-    m->data_off = uint16_t(m->data_off + inner_off);
+    remove_outer(m, inner_off, inner_ecn);
     m->data_len = uint16_t(sizeof(wire::EtherHdr) + inner_l3);
     m->pkt_len = uint32_t(sizeof(wire::EtherHdr)) + inner_l3;
 }
