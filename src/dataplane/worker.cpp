@@ -212,6 +212,8 @@ struct QueueAhead {
     void sent(uint16_t port, uint16_t segs) { ahead[port] += segs; }
 };
 
+struct OwnMac;  // below, beside forward_plain
+
 struct Worker {
     const WorkerConfig& cfg;
     WorkerStats& st;
@@ -311,6 +313,17 @@ struct Worker {
     // set) if it got as far as the route lookup.
     bool forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                        Origin origin, uint64_t* fib_nhs, bool& have_nhs);
+    enum HeaderVerdict { kNext, kRefuse, kSwitch };
+    template <bool kFused>
+    HeaderVerdict plain_header(const PortView& port, Origin origin, const OwnMac& own_mac,
+                               rte_mbuf* m, unsigned i, uint8_t* dst, uint32_t* l3_len,
+                               const OwnAddresses::View* own = nullptr,
+                               FusedBurst* fb = nullptr);
+    bool forward_fused(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                       Origin origin, uint64_t* fib_nhs, bool& have_nhs);
+    bool route_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                     Origin origin, uint64_t* fib_nhs, bool& have_nhs, uint8_t (*dsts)[16],
+                     const uint32_t* l3_len);
     void send(const Snapshot& s, rte_mbuf* m, uint16_t out_port, const rte_ether_addr& dst_mac,
               bool hop_limit_done);
     void stage_encap(const Snapshot& s, rte_mbuf** pkts, uint16_t n, PacketMeta* meta);
@@ -422,6 +435,9 @@ struct Worker {
     // burst's clock reading (fused_template).
     FusedBurst::TraceRef fused_ref{};
     FillCache fused_fc{};
+    // The last burst forward_fused finished had packets for the fused
+    // path (forward_plain's hint).
+    bool fused_last = false;
     static constexpr unsigned kFusedTemplates = 4;
     struct FusedTemplate {
         uint64_t key;    // FillCache::key
@@ -1336,6 +1352,20 @@ inline bool is_loopback(uint64_t hi, uint64_t lo) {
 // traffic never does: one test of both first octets lets it through.
 inline bool odd_first_octet(uint8_t b) { return uint8_t(b + 2) <= 2; }
 
+// parse_ipv6: multicast or loopback source, loopback destination.
+// stage_route: multicast and link-local destinations, and the appliance's
+// own; a link-local source is never forwarded. Apart, as it is rarely
+// asked: the header pass keeps its registers.
+[[gnu::noinline, gnu::cold]] bool odd_addresses(const wire::Ipv6Hdr* ip) {
+    uint64_t src_hi, src_lo, dst_hi, dst_lo;
+    std::memcpy(&src_hi, ip->src, 8);
+    std::memcpy(&src_lo, ip->src + 8, 8);
+    std::memcpy(&dst_hi, ip->dst, 8);
+    std::memcpy(&dst_lo, ip->dst + 8, 8);
+    return ip->src[0] == 0xff || is_loopback(src_hi, src_lo) || is_loopback(dst_hi, dst_lo) ||
+           ip->dst[0] == 0xff || is_link_local(ip->dst) || is_link_local(ip->src);
+}
+
 // forward_plain's tests of an IPv6 header with `avail` octets of frame
 // from it on: true, with the packet's length (header included) in `l3` and
 // the destination's halves as loaded, when a plain forward may take it.
@@ -1344,19 +1374,12 @@ inline bool odd_first_octet(uint8_t b) { return uint8_t(b + 2) <= 2; }
                                               uint32_t& l3, uint64_t& dst_hi, uint64_t& dst_lo) {
     // Hop limit 1 or 0 is Time Exceeded.
     if ((ip->vtc_flow[0] >> 4) != 6 || ip->hop_limit <= 1) return false;
-    uint64_t src_hi, src_lo;
-    std::memcpy(&src_hi, ip->src, 8);
-    std::memcpy(&src_lo, ip->src + 8, 8);
-    std::memcpy(&dst_hi, ip->dst, 8);
-    std::memcpy(&dst_lo, ip->dst + 8, 8);
-    // parse_ipv6: multicast or loopback source, loopback destination.
-    // stage_route: multicast and link-local destinations, and the
-    // appliance's own; a link-local source is never forwarded.
     // One test, no branch between the two (clang wants the bools as ints).
     if ((unsigned(odd_first_octet(ip->src[0])) | unsigned(odd_first_octet(ip->dst[0]))) &&
-        (ip->src[0] == 0xff || is_loopback(src_hi, src_lo) || is_loopback(dst_hi, dst_lo) ||
-         ip->dst[0] == 0xff || is_link_local(ip->dst) || is_link_local(ip->src)))
+        odd_addresses(ip))
         return false;
+    std::memcpy(&dst_hi, ip->dst, 8);
+    std::memcpy(&dst_lo, ip->dst + 8, 8);
     l3 = uint32_t(sizeof(wire::Ipv6Hdr)) + load_be16(ip->payload_len);
     return l3 <= avail;  // else Ipv6BadLength
 }
@@ -1402,67 +1425,62 @@ inline void send_plain(Worker& w, rte_mbuf* const* pkts, const NextHop* const* h
         [&](uint16_t i) { write_plain_headers(rte_pktmbuf_mtod(pkts[i], uint8_t*), *hops[i]); });
 }
 
-// The common burst in fewer, lighter passes: every packet a unicast IPv6
-// packet without extension headers for a plain route (NextHop::plain),
-// with hop limit left and within the MTU. Nothing here has side effects on
-// the packet beyond what stage_parse would also do (trimming link padding)
-// until every packet has qualified, so on the first one that does not the
-// exact stages take over the whole burst: same verdicts, same counters,
-// same order on the wire. Which checks of stage_parse/parse_ipv6/stage_route
-// each test stands for is noted beside it. IOAM transit packets and tunnel
-// ends may join such a burst: see fused_admit.
-bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                           Origin origin, uint64_t* fib_nhs, bool& have_nhs) {
+// forward_plain's header pass for packet `i`, also the fused path's
+// (kFused: fused_admit takes the packets with a Hop-by-Hop or IPv6 header
+// next; otherwise they end the pass with kSwitch). kNext: go on.
+template <bool kFused>
+[[gnu::always_inline]] inline Worker::HeaderVerdict Worker::plain_header(
+    const PortView& port, Origin origin, const OwnMac& own_mac, rte_mbuf* m, unsigned i,
+    uint8_t* dst, uint32_t* l3_len, const OwnAddresses::View* own, FusedBurst* fb) {
     constexpr uint32_t kEth = sizeof(wire::EtherHdr);
     constexpr uint32_t kIp6 = sizeof(wire::Ipv6Hdr);
-    uint8_t dsts[kBurst][16];
-    uint32_t l3_len[kBurst];
-    FusedBurst fb{fused_ref};
-    const PortView& port = s.ports[in_port];
-    const OwnAddresses::View own = s.own_addresses();
-    const OwnMac own_mac(port, origin);
-    for (uint16_t i = 0; i < kPrefetchAhead && i < n; ++i)
-        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
-    for (uint16_t i = 0; i < n; ++i) {
-        if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
-        rte_mbuf* m = pkts[i];
-        const uint32_t frame_len = rte_pktmbuf_pkt_len(m);
-        // Ethernet and IPv6 headers in the first segment (parse_ipv6's
-        // truncation and contiguity checks).
-        if (rte_pktmbuf_data_len(m) < kEth + kIp6) return false;
-        const auto* eth = rte_pktmbuf_mtod(m, const wire::EtherHdr*);
-        if (load_be16(eth->ether_type) != wire::kEtherTypeIpv6 || !own_mac.takes(eth)) return false;
-        const auto* ip = reinterpret_cast<const wire::Ipv6Hdr*>(eth + 1);
-        uint32_t l3;
-        uint64_t dst_hi, dst_lo;
-        if (!plain_ipv6(ip, frame_len - kEth, l3, dst_hi, dst_lo)) return false;
-        std::memcpy(dsts[i], &dst_hi, 8);
-        std::memcpy(dsts[i] + 8, &dst_lo, 8);
-        // Without a Hop-by-Hop header there is no IOAM and nothing to strip
-        // at an edge, in or out. With one, or for the appliance itself, the
-        // packet is not plain, but the fused IOAM path may take it: a trace
-        // behind a Hop-by-Hop header, a tunnel end where an IPv6 header
-        // follows the outer one or its Hop-by-Hop header (fused_admit).
-        // One test for both next headers (0 and 41; fused_admit lets the
-        // few others whose bits fall within 41's through as plain).
-        const uint8_t next = ip->next_header;
-        static_assert(wire::kProtoHopByHop == 0 && wire::kProtoIpv6 == 41);
-        if ((next | wire::kProtoIpv6) == wire::kProtoIpv6) {
-            if (!fused_admit(port, origin, m, reinterpret_cast<const uint8_t*>(ip), l3, own,
-                             dst_hi, dst_lo, i, fb, dsts[i]))
-                return false;
-        }
-        // As stage_parse: link padding is not part of the packet. Harmless
-        // if the stages run after all: they trim to the same length.
-        trim_frame(m, kEth + l3);
-        l3_len[i] = l3;
+    const uint32_t frame_len = rte_pktmbuf_pkt_len(m);
+    // Ethernet and IPv6 headers in the first segment (parse_ipv6's
+    // truncation and contiguity checks).
+    if (rte_pktmbuf_data_len(m) < kEth + kIp6) return kRefuse;
+    const auto* eth = rte_pktmbuf_mtod(m, const wire::EtherHdr*);
+    if (load_be16(eth->ether_type) != wire::kEtherTypeIpv6 || !own_mac.takes(eth)) return kRefuse;
+    const auto* ip = reinterpret_cast<const wire::Ipv6Hdr*>(eth + 1);
+    uint32_t l3;
+    uint64_t dst_hi, dst_lo;
+    if (!plain_ipv6(ip, frame_len - kEth, l3, dst_hi, dst_lo)) return kRefuse;
+    std::memcpy(dst, &dst_hi, 8);
+    std::memcpy(dst + 8, &dst_lo, 8);
+    // Without a Hop-by-Hop header there is no IOAM and nothing to strip
+    // at an edge, in or out. With one, or for the appliance itself, the
+    // packet is not plain, but the fused IOAM path may take it: a trace
+    // behind a Hop-by-Hop header, a tunnel end where an IPv6 header
+    // follows the outer one or its Hop-by-Hop header (fused_admit).
+    // One test for both next headers (0 and 41; fused_admit lets the
+    // few others whose bits fall within 41's through as plain).
+    const uint8_t next = ip->next_header;
+    static_assert(wire::kProtoHopByHop == 0 && wire::kProtoIpv6 == 41);
+    if ((next | wire::kProtoIpv6) == wire::kProtoIpv6) {
+        if constexpr (!kFused)
+            return kSwitch;
+        else if (!fused_admit(port, origin, m, reinterpret_cast<const uint8_t*>(ip), l3, *own,
+                              dst_hi, dst_lo, uint16_t(i), *fb, dst))
+            return kRefuse;
     }
-    if (fb.n_special) return fused_forward(s, in_port, pkts, n, dsts, l3_len, fib_nhs, have_nhs, fb);
+    // As stage_parse: link padding is not part of the packet. Harmless
+    // if the stages run after all: they trim to the same length.
+    trim_frame(m, kEth + l3);
+    l3_len[i] = l3;
+    return kNext;
+}
+
+// forward_plain's route pass and sending, once every packet has passed the
+// header pass as plain.
+[[gnu::always_inline]] inline bool Worker::route_plain(const Snapshot& s, uint16_t in_port,
+                                                       rte_mbuf** pkts, uint16_t n, Origin origin,
+                                                       uint64_t* fib_nhs, bool& have_nhs,
+                                                       uint8_t (*dsts)[16],
+                                                       const uint32_t* l3_len) {
     rte_fib6_lookup_bulk(s.fib, dsts, fib_nhs, n);
     have_nhs = true;
     const NextHop* hops[kBurst];
     const size_t n_nexthops = s.nexthops.size();
-    for (uint16_t i = 0; i < n; ++i) {
+    for (unsigned i = 0; i < n; ++i) {
         const NextHop& nh = s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0];
         // No route, encap, unknown MAC or too big: the stages decide.
         if (l3_len[i] > nh.plain_mtu) {
@@ -1475,6 +1493,71 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     }
     send_plain(*this, pkts, hops, n);
     return true;
+}
+
+// The common burst in fewer, lighter passes: every packet a unicast IPv6
+// packet without extension headers for a plain route (NextHop::plain),
+// with hop limit left and within the MTU. Nothing here has side effects on
+// the packet beyond what stage_parse would also do (trimming link padding)
+// until every packet has qualified, so on the first one that does not the
+// exact stages take over the whole burst: same verdicts, same counters,
+// same order on the wire. Which checks of stage_parse/parse_ipv6/stage_route
+// each test stands for is noted beside them (plain_header). IOAM transit
+// packets and tunnel ends may join such a burst: see fused_admit. Their
+// header pass is forward_fused's, a function of its own: inlined here,
+// fused_admit's registers would cost every plain packet a few spills.
+bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                           Origin origin, uint64_t* fib_nhs, bool& have_nhs) {
+    uint8_t dsts[kBurst][16];
+    uint32_t l3_len[kBurst];
+    const PortView& port = s.ports[in_port];
+    const OwnMac own_mac(port, origin);
+    for (unsigned i = 0; i < kPrefetchAhead && i < n; ++i)
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+    // After a burst with IOAM packets the next one most likely has them
+    // too: straight to their pass rather than finding out at the first.
+    if (fused_last) return forward_fused(s, in_port, pkts, n, origin, fib_nhs, have_nhs);
+    // The last packets have nothing left to prefetch: a loop of their own
+    // spares the others a compare.
+    unsigned i = 0;
+    HeaderVerdict v = kNext;
+    for (; i + kPrefetchAhead < n; ++i) {
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+        if ((v = plain_header<false>(port, origin, own_mac, pkts[i], i, dsts[i], l3_len)) != kNext)
+            break;
+    }
+    if (v == kNext)
+        for (; i < n; ++i)
+            if ((v = plain_header<false>(port, origin, own_mac, pkts[i], i, dsts[i], l3_len)) !=
+                kNext)
+                break;
+    if (v == kRefuse) return false;
+    // Packets before i pass again: cheaper than handing over what the
+    // pass learnt, for a burst that comes after a plain one.
+    if (v == kSwitch) return forward_fused(s, in_port, pkts, n, origin, fib_nhs, have_nhs);
+    return route_plain(s, in_port, pkts, n, origin, fib_nhs, have_nhs, dsts, l3_len);
+}
+
+// forward_plain's header pass with fused_admit; then the fused path if it
+// took any packet.
+[[gnu::noinline]] bool Worker::forward_fused(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
+                                             uint16_t n, Origin origin, uint64_t* fib_nhs,
+                                             bool& have_nhs) {
+    uint8_t dsts[kBurst][16];
+    uint32_t l3_len[kBurst];
+    FusedBurst fb{fused_ref};
+    const PortView& port = s.ports[in_port];
+    const OwnAddresses::View own = s.own_addresses();
+    const OwnMac own_mac(port, origin);
+    for (uint16_t i = 0; i < n; ++i) {
+        if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+        if (plain_header<true>(port, origin, own_mac, pkts[i], i, dsts[i], l3_len, &own, &fb) !=
+            kNext)
+            return false;
+    }
+    fused_last = fb.n_special != 0;
+    if (fb.n_special) return fused_forward(s, in_port, pkts, n, dsts, l3_len, fib_nhs, have_nhs, fb);
+    return route_plain(s, in_port, pkts, n, origin, fib_nhs, have_nhs, dsts, l3_len);
 }
 
 // A burst of plain received packets of which some take encap routes:
