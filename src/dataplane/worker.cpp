@@ -1658,8 +1658,16 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     };
     // Nearly every burst meets one encap route: its plan's per-packet part
     // then lives in registers, where a plan in memory would be read again
-    // after every write into a packet (which might alias it).
-    if (n_plans == 1) {
+    // after every write into a packet (which might alias it). When it takes
+    // every packet of the burst without a queue depth to note, each packet
+    // is that one insertion to that one port, with nothing to ask.
+    if (n_plans == 1 && plans[0].inserted == n && !queue_depth) {
+        const InsertHot hot(plans[0]);
+        const uint16_t port = plans[0].out_port;
+        append_runs(
+            pkts, n, [port](uint16_t) { return port; },
+            [&](uint16_t j) { insert_header(pkts[j], hot, l3_len[j], 0); });
+    } else if (n_plans == 1) {
         const InsertHot hot(plans[0]);
         commit([&](uint16_t) -> const InsertHot& { return hot; });
     } else {
