@@ -1386,9 +1386,12 @@ inline bool odd_first_octet(uint8_t b) { return uint8_t(b + 2) <= 2; }
 
 // What send writes into a plain forward (hop limit, both MACs), from the
 // next hop's prefilled Ethernet octets; `frame` is the packet's first octet.
-inline void write_plain_headers(uint8_t* frame, const NextHop& nh) {
+inline void write_plain_headers(uint8_t* frame, const uint8_t (&eth)[sizeof NextHop::eth]) {
     --frame[sizeof(wire::EtherHdr) + offsetof(wire::Ipv6Hdr, hop_limit)];
-    std::memcpy(frame, nh.eth, sizeof nh.eth);
+    std::memcpy(frame, eth, sizeof eth);
+}
+inline void write_plain_headers(uint8_t* frame, const NextHop& nh) {
+    write_plain_headers(frame, nh.eth);
 }
 
 // enqueue for each packet of a qualified burst in order, after touch(i)
@@ -1480,6 +1483,8 @@ template <bool kFused>
     have_nhs = true;
     const NextHop* hops[kBurst];
     const size_t n_nexthops = s.nexthops.size();
+    const uint64_t first = fib_nhs[0];
+    uint64_t others = 0;  // any bit set: not every packet has the first's next hop
     for (unsigned i = 0; i < n; ++i) {
         const NextHop& nh = s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0];
         // No route, encap, unknown MAC or too big: the stages decide.
@@ -1490,8 +1495,21 @@ template <bool kFused>
             return false;
         }
         hops[i] = &nh;
+        others |= fib_nhs[i] ^ first;
     }
-    send_plain(*this, pkts, hops, n);
+    if (others) {
+        send_plain(*this, pkts, hops, n);
+        return true;
+    }
+    // Routes through one gateway share its next hop (the control plane
+    // interns them), so a burst mostly has one: its port and Ethernet
+    // octets then stay in registers.
+    const uint16_t port = hops[0]->port;
+    uint8_t eth[sizeof NextHop::eth];
+    std::memcpy(eth, hops[0]->eth, sizeof eth);
+    append_runs(
+        pkts, n, [port](uint16_t) { return port; },
+        [&](uint16_t i) { write_plain_headers(rte_pktmbuf_mtod(pkts[i], uint8_t*), eth); });
     return true;
 }
 

@@ -260,6 +260,39 @@ TEST_F(FusedPath, TransitBurstsMixedWithPlain) {
     EXPECT_EQ(std::memcmp(f.data(), gw, 6), 0);
 }
 
+// Plain bursts: all to one next hop (sent with that hop's port and octets
+// kept for the burst) and to two on two ports in turns, or with the first
+// packet the odd one out. Each packet leaves by its own route's port with
+// its gateway's MAC.
+TEST_F(FusedPath, PlainBurstsToOneAndToSeveralNextHops) {
+    auto sp = snap(kTransitYaml);
+    const dp::Snapshot& s = *sp;
+    auto pkt = [&](const char* dst, uint8_t hop) {
+        return Input{frame(s, 0, ipv6("db04::9", dst, 17, hop, udp()))};
+    };
+    std::vector<std::vector<Input>> bursts(3);
+    for (unsigned i = 0; i < 8; ++i) bursts[0].push_back(pkt("db03::2", uint8_t(30 + i)));
+    for (unsigned i = 0; i < 8; ++i)
+        bursts[1].push_back(pkt(i % 2 ? "db01::5" : "db03::2", uint8_t(40 + i)));
+    bursts[2].push_back(pkt("db01::5", 50));
+    for (unsigned i = 0; i < 7; ++i) bursts[2].push_back(pkt("db03::2", uint8_t(51 + i)));
+    Outcome out;
+    compare(s, 0, bursts, false, &out, false);
+    ASSERT_EQ(out.tx.size(), 24u);
+    const uint8_t to_db03[6] = {0x02, 0, 0, 0, 0x03, 0x00};
+    const uint8_t to_db01[6] = {0x02, 0, 0, 0, 0x01, 0x01};
+    unsigned seen_db01 = 0;
+    for (const TxFrame& f : out.tx) {
+        // The destination's last octet names the route: 2 is db03::2.
+        const bool db03 = f.bytes[kEth + 24 + 15] == 2;
+        EXPECT_EQ(f.port, db03 ? 1 : 0);
+        EXPECT_EQ(std::memcmp(f.bytes.data(), db03 ? to_db03 : to_db01, 6), 0);
+        EXPECT_EQ(std::memcmp(f.bytes.data() + 6, s.ports[f.port].mac.addr_bytes, 6), 0);
+        seen_db01 += !db03;
+    }
+    EXPECT_EQ(seen_db01, 5u);
+}
+
 // The fused path keeps its node-data templates and claims from burst to
 // burst. Another snapshot (namespace data, port IOAM ids, node id) or a
 // new clock reading between bursts of the very same packets must show in
