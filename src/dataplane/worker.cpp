@@ -2170,12 +2170,9 @@ void Worker::prepare_insert(const Snapshot& s, InsertPlan& p, BurstHop& bh, uint
         return;
     }
     if (!bh.have_time && trace::wants_time(type)) read_clock(bh);
-    HopData hop = bh.base;
-    const PortView& out = s.ports[p.out_port];
-    hop.egress_id = out.ioam_id;
-    hop.egress_wide = out.ioam_id_wide;
-    hop.hop_limit = 0;    // patched per packet
-    hop.queue_depth = 0;  // patched per packet
+    // Hop limit and queue depth are patched per packet (0 until then).
+    HopData hop = hop_data(bh, 0, true, p.out_port, 0);
+    hop.hop_limit = 0;
     NodeDataTemplate tp;
     build_node_template(type, s.node, *ns, hop, tp);
     switch (fill_trace_from(opt, tp, 0, true, 0)) {
