@@ -118,7 +118,9 @@ struct FusedBurst {
     uint64_t own_last[2] = {~0ull, ~0ull};
     uint8_t n_special = 0;
     uint8_t n_tunnel = 0;
-    int8_t allowed = -1;    // kinds the burst's port and origin allow; -1: not asked yet
+    // The kinds the burst's port and origin allow; until asked, a negative
+    // value without any kind's bit.
+    int8_t allowed = INT8_MIN;
     TraceRef ref;
     // Some kTrace packet's type has the queue depth field: only then does
     // the burst need QueueAhead. Each kTrace header is the reference when
@@ -133,6 +135,20 @@ struct FusedBurst {
     // (at most the outer payload: it fits).
     bool inner_plain = true;
     uint16_t inner_l3[kBurst];
+
+    // fused_admit's RFC 6040 for tunnel end i (outer header `ip`, inner
+    // `in`) when it may change the inner codepoint: false for a drop, else
+    // kEcn in `kind` when it does. Out of line: the rare case.
+    [[gnu::noinline]] bool inner_ecn_of(const uint8_t* ip, const uint8_t* in, uint16_t i,
+                                        uint8_t& kind) {
+        uint8_t ecn = ipv6_ecn(in);
+        if (!rfc6040_decapsulate(ipv6_ecn(ip), ecn)) return false;
+        if (ecn != ipv6_ecn(in)) {
+            kind |= kEcn;
+            inner_ecn[i] = ecn;
+        }
+        return true;
+    }
 
     // OwnAddresses::View::contains, for a burst whose tunnel packets
     // nearly all go to one address of ours: the last one found is compared
@@ -180,6 +196,29 @@ struct FusedBurst {
         ref.queue_depth = (h[kStdIoamOptOff + sizeof(wire::IoamOptHdr) + 4] & 0x02) != 0;
         queue_depth |= ref.queue_depth;
         return kTrace;
+    }
+};
+
+// forward_plain's route test for tunnel ends' inner packets (Origin::
+// Tunnel: never an insertion) that may be forwarded by the fused path:
+// each next hop goes in its tunnel end's place in `hops`, and `ok` holds
+// while every inner packet fits. Nearly every one has the previous one's.
+struct InnerRoutes {
+    const Snapshot& s;
+    const NextHop** hops;
+    bool ok = true;
+    uint64_t idx = ~0ull;
+    const NextHop* hop = nullptr;
+    uint32_t mtu = 0;
+    // Packet i, `k` its lookup's result, `l3` its inner packet's length.
+    void route(uint16_t i, uint64_t k, uint32_t l3) {
+        if (k != idx) {
+            idx = k;
+            hop = &s.nexthops[k < s.nexthops.size() ? k : 0];
+            mtu = hop->plain_mtu;
+        }
+        hops[i] = hop;
+        if (l3 > mtu) ok = false;
     }
 };
 
@@ -418,8 +457,9 @@ struct Worker {
     void fused_commit(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
                       const NextHop* const* hops, FusedFill& ff, FillCache& fc,
                       InnerBurst& inner);
-    void fused_decap(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb, FusedFill& ff,
-                     FillCache& fc, InnerBurst& inner);
+    bool fused_decap(const Snapshot& s, rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
+                     const uint64_t* fib_nhs, const NextHop** hops, FusedFill& ff, FillCache& fc,
+                     InnerBurst& inner);
     // What the fused path keeps from burst to burst, for the traffic of a
     // transit node, whose bursts differ in nothing a fill reads: the
     // reference header of FusedBurst::one_trace, the claim it got
@@ -1342,26 +1382,39 @@ inline bool is_loopback(uint64_t hi, uint64_t lo) {
 // traffic never does: one test of both first octets lets it through.
 inline bool odd_first_octet(uint8_t b) { return uint8_t(b + 2) <= 2; }
 
-// forward_plain's tests of an IPv6 header with `avail` octets of frame
-// from it on: true, with the packet's length (header included) in `l3` and
-// the destination's halves as loaded, when a plain forward may take it.
-// The tunnel ends' inner packets get them too (fused_admit).
-[[gnu::always_inline]] inline bool plain_ipv6(const wire::Ipv6Hdr* ip, uint32_t avail,
-                                              uint32_t& l3, uint64_t& dst_hi, uint64_t& dst_lo) {
-    // Hop limit 1 or 0 is Time Exceeded.
-    if ((ip->vtc_flow[0] >> 4) != 6 || ip->hop_limit <= 1) return false;
-    uint64_t src_hi, src_lo;
+// The test behind odd_first_octet, for the few addresses that have one:
+// true when forward_plain refuses them. parse_ipv6: multicast or loopback
+// source, loopback destination. stage_route: multicast and link-local
+// destinations, and the appliance's own; a link-local source is never
+// forwarded.
+[[gnu::always_inline]] inline bool odd_addresses(const wire::Ipv6Hdr* ip) {
+    uint64_t src_hi, src_lo, dst_hi, dst_lo;
     std::memcpy(&src_hi, ip->src, 8);
     std::memcpy(&src_lo, ip->src + 8, 8);
     std::memcpy(&dst_hi, ip->dst, 8);
     std::memcpy(&dst_lo, ip->dst + 8, 8);
-    // parse_ipv6: multicast or loopback source, loopback destination.
-    // stage_route: multicast and link-local destinations, and the
-    // appliance's own; a link-local source is never forwarded.
-    // One test, no branch between the two (clang wants the bools as ints).
+    return ip->src[0] == 0xff || is_loopback(src_hi, src_lo) || is_loopback(dst_hi, dst_lo) ||
+           ip->dst[0] == 0xff || is_link_local(ip->dst) || is_link_local(ip->src);
+}
+// odd_addresses out of line, for a caller whose registers are scarce.
+[[gnu::noinline]] bool odd_addresses_cold(const wire::Ipv6Hdr* ip) { return odd_addresses(ip); }
+
+// forward_plain's tests of an IPv6 header with `avail` octets of frame
+// from it on: true, with the packet's length (header included) in `l3` and
+// the destination's halves as loaded, when a plain forward may take it.
+// The tunnel ends' inner packets get them too (fused_admit).
+// kColdOdd: odd_addresses out of line (fused_admit's inner packets).
+template <bool kColdOdd = false>
+[[gnu::always_inline]] inline bool plain_ipv6(const wire::Ipv6Hdr* ip, uint32_t avail,
+                                              uint32_t& l3, uint64_t& dst_hi, uint64_t& dst_lo) {
+    // Hop limit 1 or 0 is Time Exceeded.
+    if ((ip->vtc_flow[0] >> 4) != 6 || ip->hop_limit <= 1) return false;
+    std::memcpy(&dst_hi, ip->dst, 8);
+    std::memcpy(&dst_lo, ip->dst + 8, 8);
+    // One test of both first octets, no branch between the two (clang
+    // wants the bools as ints).
     if ((unsigned(odd_first_octet(ip->src[0])) | unsigned(odd_first_octet(ip->dst[0]))) &&
-        (ip->src[0] == 0xff || is_loopback(src_hi, src_lo) || is_loopback(dst_hi, dst_lo) ||
-         ip->dst[0] == 0xff || is_link_local(ip->dst) || is_link_local(ip->src)))
+        (kColdOdd ? odd_addresses_cold(ip) : odd_addresses(ip)))
         return false;
     l3 = uint32_t(sizeof(wire::Ipv6Hdr)) + load_be16(ip->payload_len);
     return l3 <= avail;  // else Ipv6BadLength
@@ -1642,19 +1695,16 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
         return true;
     }
     if (m->nb_segs != 1) return false;
-    if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
+    if (!(fb.allowed & FusedBurst::kTunnel)) {
+        if (fb.allowed >= 0) return false;
+        fb.allowed = int8_t(fused_allowed(port, origin));
+        if (!(fb.allowed & FusedBurst::kTunnel)) return false;
+    }
     // locate_inner's and decapsulate's checks, for the one layout taken
     // (the inner version last: a plain inner header has passed it).
-    if (!(fb.allowed & FusedBurst::kTunnel) || off + kIp6 > l3_len) return false;
+    if (off + kIp6 > l3_len) return false;
     const uint8_t* in = ip + off;
-    if (rfc6040_may_change(ipv6_ecn(ip))) {
-        uint8_t ecn = ipv6_ecn(in);
-        if (!rfc6040_decapsulate(ipv6_ecn(ip), ecn)) return false;
-        if (ecn != ipv6_ecn(in)) {
-            kind |= FusedBurst::kEcn;
-            fb.inner_ecn[i] = ecn;
-        }
-    }
+    if (rfc6040_may_change(ipv6_ecn(ip)) && !fb.inner_ecn_of(ip, in, i, kind)) return false;
     fb.inner_off[i] = uint16_t(off);
     // Apart from n_special's below: GCC would add both in a vector.
     ++fb.n_tunnel;
@@ -1669,8 +1719,8 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
     // a tunnel end does not need.
     uint32_t in_l3;
     uint64_t hi, lo;
-    if (fb.inner_plain &&
-        plain_ipv6(reinterpret_cast<const wire::Ipv6Hdr*>(in), l3_len - off, in_l3, hi, lo) &&
+    const auto* in_hdr = reinterpret_cast<const wire::Ipv6Hdr*>(in);
+    if (fb.inner_plain && plain_ipv6<true>(in_hdr, l3_len - off, in_l3, hi, lo) &&
         in[6] != wire::kProtoHopByHop) {
         fb.inner_l3[i] = uint16_t(in_l3);
         std::memcpy(dst, &hi, 8);
@@ -1893,11 +1943,19 @@ void Worker::fused_commit(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
     if constexpr (kTunnels && !kOnlyTunnels) inner.n = n_inner;
 }
 
-// fused_commit for a burst of tunnel ends alone. Out of line: its loop
-// then has the registers to itself.
-[[gnu::noinline]] void Worker::fused_decap(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
-                                           FusedFill& ff, FillCache& fc, InnerBurst& inner) {
+// fused_forward's route test and fused_commit for a burst of tunnel ends
+// alone: true when their inner packets are to be forwarded plainly, their
+// next hops in `hops`. Out of line: its loops then have the registers to
+// themselves.
+[[gnu::noinline]] bool Worker::fused_decap(const Snapshot& s, rte_mbuf** pkts, uint16_t n,
+                                           const FusedBurst& fb, const uint64_t* fib_nhs,
+                                           const NextHop** hops, FusedFill& ff, FillCache& fc,
+                                           InnerBurst& inner) {
+    InnerRoutes routes{s, hops};
+    if (inner.plain)
+        for (uint16_t i = 0; i < n; ++i) routes.route(i, fib_nhs[i], fb.inner_l3[i]);
     fused_commit<false, true, true>(pkts, n, fb, nullptr, ff, fc, inner);
+    return inner.plain && routes.ok;
 }
 
 // forward_plain's last passes for a burst with IOAM or tunnel packets:
@@ -1954,23 +2012,7 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         refused = &nh;
         return l3_len[i] <= (fb.kind[i] ? trace_mtu : mtu);
     };
-    // forward_plain's route test for a tunnel end's inner packet (Origin::
-    // Tunnel: never an insertion) when it may be forwarded here: its next
-    // hop goes in the tunnel end's place in hops. Nearly every one has
-    // the previous one's.
-    bool inner_ok = inner_plain;
-    uint64_t inner_idx = ~0ull;
-    const NextHop* inner_hop = nullptr;
-    uint32_t inner_mtu = 0;
-    auto inner_route = [&](uint16_t i, uint64_t idx) {
-        if (idx != inner_idx) {
-            inner_idx = idx;
-            inner_hop = &s.nexthops[idx < n_nexthops ? idx : 0];
-            inner_mtu = inner_hop->plain_mtu;
-        }
-        hops[i] = inner_hop;
-        inner_ok &= fb.inner_l3[i] <= inner_mtu;
-    };
+    InnerRoutes inner_routes{s, hops};
     uint16_t i = 0;
     if (!fb.n_tunnel) {
         for (; i < n; ++i)
@@ -1980,17 +2022,13 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         // the lookup when they may need them; else those were left out.
         for (uint16_t k = 0; i < n; ++i) {
             if (fb.kind[i] & FusedBurst::kTunnel) {
-                if (inner_plain) inner_route(i, fib_nhs[k++]);
+                if (inner_plain) inner_routes.route(i, fib_nhs[k++], fb.inner_l3[i]);
                 continue;
             }
             if (!route(i, fib_nhs[k++])) break;
         }
     } else {
-        // Tunnel ends alone (a decapsulating node's usual): no route to
-        // check but their inner packets'.
-        if (inner_plain)
-            for (; i < n; ++i) inner_route(i, fib_nhs[i]);
-        i = n;
+        i = n;  // tunnel ends alone (a decapsulating node's usual): see fused_decap
     }
     if (i < n) {
         rest_unless_local(*refused);
@@ -2003,9 +2041,10 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     fused_begin(s, in_port, fc);
     InnerBurst inner;
     inner.plain = inner_plain;
+    bool inner_ok = inner_plain && inner_routes.ok;
     if (fb.n_tunnel == n) {
         // No packet is forwarded as it is: no queue depth to track.
-        fused_decap(pkts, n, fb, ff, fc, inner);
+        inner_ok = fused_decap(s, pkts, n, fb, fib_nhs, hops, ff, fc, inner);
     } else if (fb.queue_depth) {
         if (fb.n_tunnel)
             fused_commit<true, true>(pkts, n, fb, hops, ff, fc, inner);
