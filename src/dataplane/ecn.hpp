@@ -24,6 +24,11 @@ constexpr bool rfc6040_decapsulate(uint8_t outer, uint8_t& inner) {
     return true;
 }
 
+/// Whether rfc6040_decapsulate can do anything but leave `inner` as it is:
+/// only under an outer ECT(1) or CE, the two codepoints with the low bit
+/// set. Under Not-ECT and ECT(0) every inner codepoint passes unchanged.
+constexpr bool rfc6040_may_change(uint8_t outer) { return (outer & 1) != 0; }
+
 /// The ECN codepoint of the IPv6 header at `ip` (the low two bits of the
 /// traffic class) and its replacement.
 inline uint8_t ipv6_ecn(const uint8_t* ip) { return (ip[1] >> 4) & 3; }

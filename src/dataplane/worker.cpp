@@ -108,20 +108,26 @@ struct FusedBurst {
     // octet a fill reads, so that packet's claim (outcome, RemainingLen,
     // where the data goes) is this one's too.
     static constexpr uint8_t kSame = 4;
+    // kTunnel: RFC 6040 gives the inner packet another ECN codepoint,
+    // inner_ecn[i]. Nearly every tunnel end keeps its own (see
+    // rfc6040_may_change), and then nothing is written.
+    static constexpr uint8_t kEcn = 8;
     uint8_t kind[kBurst] = {};  // 0: plain
-    // The last destination own_dst found to be ours (all ones, a multicast
-    // address forward_plain never asks about, until then).
-    uint64_t own_hi = ~0ull, own_lo = ~0ull;
+    // The last destination own_dst found to be ours, as in memory (all
+    // ones, a multicast address forward_plain never asks about, until then).
+    uint64_t own_last[2] = {~0ull, ~0ull};
     uint8_t n_special = 0;
     uint8_t n_tunnel = 0;
-    int8_t allowed = -1;    // kinds the burst's port and origin allow; -1: not asked yet
+    // The kinds the burst's port and origin allow; until asked, a negative
+    // value without any kind's bit.
+    int8_t allowed = INT8_MIN;
     TraceRef ref;
     // Some kTrace packet's type has the queue depth field: only then does
     // the burst need QueueAhead. Each kTrace header is the reference when
     // it passes, so the reference's flag is its own.
     bool queue_depth = false;
     uint16_t inner_off[kBurst];  // kTunnel: from the outer IPv6 header
-    uint8_t inner_ecn[kBurst];   // kTunnel: the inner packet's ECN after RFC 6040
+    uint8_t inner_ecn[kBurst];   // kEcn: the inner packet's ECN after RFC 6040
     // Every kTunnel packet's inner one passes forward_plain's header pass
     // as decapsulated (Origin::Tunnel), but for the test whether it is for
     // us, which its route covers: fused_forward may then forward them
@@ -130,14 +136,27 @@ struct FusedBurst {
     bool inner_plain = true;
     uint16_t inner_l3[kBurst];
 
+    // fused_admit's RFC 6040 for tunnel end i (outer header `ip`, inner
+    // `in`) when it may change the inner codepoint: false for a drop, else
+    // kEcn in `kind` when it does. Out of line: the rare case.
+    [[gnu::noinline]] bool inner_ecn_of(const uint8_t* ip, const uint8_t* in, uint16_t i,
+                                        uint8_t& kind) {
+        uint8_t ecn = ipv6_ecn(in);
+        if (!rfc6040_decapsulate(ipv6_ecn(ip), ecn)) return false;
+        if (ecn != ipv6_ecn(in)) {
+            kind |= kEcn;
+            inner_ecn[i] = ecn;
+        }
+        return true;
+    }
+
     // OwnAddresses::View::contains, for a burst whose tunnel packets
     // nearly all go to one address of ours: the last one found is compared
-    // first.
-    bool own_dst(const OwnAddresses::View& own, uint64_t hi, uint64_t lo) {
-        if (hi == own_hi && lo == own_lo) return true;
-        if (!own.contains(hi, lo)) return false;
-        own_hi = hi;
-        own_lo = lo;
+    // first, all 16 octets at once.
+    bool own_dst(const OwnAddresses::View& own, const uint8_t* dst) {
+        if (std::memcmp(dst, own_last, 16) == 0) return true;
+        if (!own.contains(dst)) return false;
+        std::memcpy(own_last, dst, 16);
         return true;
     }
 
@@ -177,6 +196,29 @@ struct FusedBurst {
         ref.queue_depth = (h[kStdIoamOptOff + sizeof(wire::IoamOptHdr) + 4] & 0x02) != 0;
         queue_depth |= ref.queue_depth;
         return kTrace;
+    }
+};
+
+// forward_plain's route test for tunnel ends' inner packets (Origin::
+// Tunnel: never an insertion) that may be forwarded by the fused path:
+// each next hop goes in its tunnel end's place in `hops`, and `ok` holds
+// while every inner packet fits. Nearly every one has the previous one's.
+struct InnerRoutes {
+    const Snapshot& s;
+    const NextHop** hops;
+    bool ok = true;
+    uint64_t idx = ~0ull;
+    const NextHop* hop = nullptr;
+    uint32_t mtu = 0;
+    // Packet i, `k` its lookup's result, `l3` its inner packet's length.
+    void route(uint16_t i, uint64_t k, uint32_t l3) {
+        if (k != idx) {
+            idx = k;
+            hop = &s.nexthops[k < s.nexthops.size() ? k : 0];
+            mtu = hop->plain_mtu;
+        }
+        hops[i] = hop;
+        if (l3 > mtu) ok = false;
     }
 };
 
@@ -375,8 +417,8 @@ struct Worker {
     // fused_admit. FusedBurst holds what its header pass learnt.
     uint8_t fused_allowed(const PortView& port, Origin origin) const;
     bool fused_admit(const PortView& port, Origin origin, const rte_mbuf* m, const uint8_t* ip,
-                     uint32_t l3_len, const OwnAddresses::View& own, uint64_t dst_hi,
-                     uint64_t dst_lo, uint16_t i, FusedBurst& fb, uint8_t* dst);
+                     uint32_t l3_len, const OwnAddresses::View& own, uint16_t i,
+                     FusedBurst& fb, uint8_t* dst);
     bool fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                        uint8_t (*dsts)[16], const uint32_t* l3_len, uint64_t* fib_nhs,
                        bool& have_nhs, const FusedBurst& fb);
@@ -415,18 +457,22 @@ struct Worker {
                                            bool has_egress, uint16_t out_port,
                                            uint32_t queue_depth, uint8_t hop_in);
     void fused_begin(const Snapshot& s, uint16_t in_port, FillCache& fc);
-    // The inner packets of a burst's tunnel ends, as fused_commit leaves them.
+    // The inner packets of a burst's tunnel ends, as fused_commit leaves them
+    // (but for a burst of tunnel ends alone: its inner packets are where the
+    // outer ones were, their next hops in fused_forward's hops).
     struct InnerBurst {
-        bool plain = false;  // forward_plain would take them all: routes in fib_nhs
-        bool ok = false;     // and every route is plain with room: sent by fused_forward
+        bool plain = false;  // forward_plain would take them all: next hops known
         uint16_t n = 0;
         rte_mbuf* pkts[kBurst];
         const NextHop* hops[kBurst];
     };
-    template <bool kDepth, bool kTunnels>
-    void fused_commit(const Snapshot& s, rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
-                      const NextHop* const* hops, const uint64_t* fib_nhs, FusedFill& ff,
-                      FillCache& fc, InnerBurst& inner);
+    template <bool kDepth, bool kTunnels, bool kOnlyTunnels = false>
+    void fused_commit(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
+                      const NextHop* const* hops, FusedFill& ff, FillCache& fc,
+                      InnerBurst& inner);
+    bool fused_decap(const Snapshot& s, rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
+                     const uint64_t* fib_nhs, const NextHop** hops, FusedFill& ff, FillCache& fc,
+                     InnerBurst& inner);
     // What the fused path keeps from burst to burst, for the traffic of a
     // transit node, whose bursts differ in nothing a fill reads: the
     // reference header of FusedBurst::one_trace, the claim it got
@@ -1352,11 +1398,12 @@ inline bool is_loopback(uint64_t hi, uint64_t lo) {
 // traffic never does: one test of both first octets lets it through.
 inline bool odd_first_octet(uint8_t b) { return uint8_t(b + 2) <= 2; }
 
-// parse_ipv6: multicast or loopback source, loopback destination.
-// stage_route: multicast and link-local destinations, and the appliance's
-// own; a link-local source is never forwarded. Apart, as it is rarely
-// asked: the header pass keeps its registers.
-[[gnu::noinline, gnu::cold]] bool odd_addresses(const wire::Ipv6Hdr* ip) {
+// The test behind odd_first_octet, for the few addresses that have one:
+// true when forward_plain refuses them. parse_ipv6: multicast or loopback
+// source, loopback destination. stage_route: multicast and link-local
+// destinations, and the appliance's own; a link-local source is never
+// forwarded.
+[[gnu::always_inline]] inline bool odd_addresses(const wire::Ipv6Hdr* ip) {
     uint64_t src_hi, src_lo, dst_hi, dst_lo;
     std::memcpy(&src_hi, ip->src, 8);
     std::memcpy(&src_lo, ip->src + 8, 8);
@@ -1365,21 +1412,26 @@ inline bool odd_first_octet(uint8_t b) { return uint8_t(b + 2) <= 2; }
     return ip->src[0] == 0xff || is_loopback(src_hi, src_lo) || is_loopback(dst_hi, dst_lo) ||
            ip->dst[0] == 0xff || is_link_local(ip->dst) || is_link_local(ip->src);
 }
+// odd_addresses out of line, for a caller whose registers are scarce.
+[[gnu::noinline]] bool odd_addresses_cold(const wire::Ipv6Hdr* ip) { return odd_addresses(ip); }
 
 // forward_plain's tests of an IPv6 header with `avail` octets of frame
 // from it on: true, with the packet's length (header included) in `l3` and
 // the destination's halves as loaded, when a plain forward may take it.
 // The tunnel ends' inner packets get them too (fused_admit).
+// kColdOdd: odd_addresses out of line (fused_admit's inner packets).
+template <bool kColdOdd = false>
 [[gnu::always_inline]] inline bool plain_ipv6(const wire::Ipv6Hdr* ip, uint32_t avail,
                                               uint32_t& l3, uint64_t& dst_hi, uint64_t& dst_lo) {
     // Hop limit 1 or 0 is Time Exceeded.
     if ((ip->vtc_flow[0] >> 4) != 6 || ip->hop_limit <= 1) return false;
-    // One test, no branch between the two (clang wants the bools as ints).
-    if ((unsigned(odd_first_octet(ip->src[0])) | unsigned(odd_first_octet(ip->dst[0]))) &&
-        odd_addresses(ip))
-        return false;
     std::memcpy(&dst_hi, ip->dst, 8);
     std::memcpy(&dst_lo, ip->dst + 8, 8);
+    // One test of both first octets, no branch between the two (clang
+    // wants the bools as ints).
+    if ((unsigned(odd_first_octet(ip->src[0])) | unsigned(odd_first_octet(ip->dst[0]))) &&
+        (kColdOdd ? odd_addresses_cold(ip) : odd_addresses(ip)))
+        return false;
     l3 = uint32_t(sizeof(wire::Ipv6Hdr)) + load_be16(ip->payload_len);
     return l3 <= avail;  // else Ipv6BadLength
 }
@@ -1446,7 +1498,7 @@ template <bool kFused>
     const auto* ip = reinterpret_cast<const wire::Ipv6Hdr*>(eth + 1);
     uint32_t l3;
     uint64_t dst_hi, dst_lo;
-    if (!plain_ipv6(ip, frame_len - kEth, l3, dst_hi, dst_lo)) return kRefuse;
+    if (!plain_ipv6<!kFused>(ip, frame_len - kEth, l3, dst_hi, dst_lo)) return kRefuse;
     std::memcpy(dst, &dst_hi, 8);
     std::memcpy(dst + 8, &dst_lo, 8);
     // Without a Hop-by-Hop header there is no IOAM and nothing to strip
@@ -1462,7 +1514,7 @@ template <bool kFused>
         if constexpr (!kFused)
             return kSwitch;
         else if (!fused_admit(port, origin, m, reinterpret_cast<const uint8_t*>(ip), l3, *own,
-                              dst_hi, dst_lo, uint16_t(i), *fb, dst))
+                              uint16_t(i), *fb, dst))
             return kRefuse;
     }
     // As stage_parse: link padding is not part of the packet. Harmless
@@ -1709,11 +1761,11 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
 //   noted for the burst (FusedBurst::inner_plain), not required.
 // Single segments only: contiguity is then only a matter of length. A
 // packet that is plain after all (ip6ip6 for another node, or a next header
-// forward_plain's one test let through) passes with nothing noted.
+// forward_plain's one test let through) passes with nothing noted. `dst`
+// (the burst's lookup key for packet `i`) holds the packet's destination.
 bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
                          const uint8_t* ip, uint32_t l3_len, const OwnAddresses::View& own,
-                         uint64_t dst_hi, uint64_t dst_lo, uint16_t i, FusedBurst& fb,
-                         uint8_t* dst) {
+                         uint16_t i, FusedBurst& fb, uint8_t* dst) {
     constexpr uint32_t kIp6 = sizeof(wire::Ipv6Hdr);
     uint8_t kind = 0;
     uint8_t next = ip[6];
@@ -1737,7 +1789,7 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
     // other packet the route lookup says so for free (our addresses are
     // exactly the FIB's Local /128s, which are not plain). An ip6ip6
     // packet for another node is plain.
-    if (next != wire::kProtoIpv6 || !fb.own_dst(own, dst_hi, dst_lo)) {
+    if (next != wire::kProtoIpv6 || !fb.own_dst(own, dst)) {
         if (kind) {
             fb.kind[i] = kind;
             ++fb.n_special;
@@ -1745,14 +1797,19 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
         return true;
     }
     if (m->nb_segs != 1) return false;
-    if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
-    // locate_inner's and decapsulate's checks, for the one layout taken.
-    if (!(fb.allowed & FusedBurst::kTunnel) || off + kIp6 > l3_len || (ip[off] >> 4) != 6)
-        return false;
-    uint8_t ecn = ipv6_ecn(ip + off);
-    if (!rfc6040_decapsulate(ipv6_ecn(ip), ecn)) return false;
+    if (!(fb.allowed & FusedBurst::kTunnel)) {
+        if (fb.allowed >= 0) return false;
+        fb.allowed = int8_t(fused_allowed(port, origin));
+        if (!(fb.allowed & FusedBurst::kTunnel)) return false;
+    }
+    // locate_inner's and decapsulate's checks, for the one layout taken
+    // (the inner version last: a plain inner header has passed it).
+    if (off + kIp6 > l3_len) return false;
+    const uint8_t* in = ip + off;
+    if (rfc6040_may_change(ipv6_ecn(ip)) && !fb.inner_ecn_of(ip, in, i, kind)) return false;
     fb.inner_off[i] = uint16_t(off);
-    fb.inner_ecn[i] = ecn;
+    // Apart from n_special's below: GCC would add both in a vector.
+    ++fb.n_tunnel;
     // What forward_plain's header pass would ask of the inner packet
     // once it is alone in its frame (trimmed to the outer packet): no
     // Hop-by-Hop header either, as fused_allowed admits no kind for
@@ -1762,21 +1819,19 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
     // route test refuses such an inner packet anyway. Its destination
     // replaces the outer one in `dst` (the burst's lookup key), which
     // a tunnel end does not need.
-    if (fb.inner_plain) {
-        const auto* in = reinterpret_cast<const wire::Ipv6Hdr*>(ip + off);
-        uint32_t in_l3;
-        uint64_t hi, lo;
-        if (plain_ipv6(in, l3_len - off, in_l3, hi, lo) &&
-            in->next_header != wire::kProtoHopByHop) {
-            fb.inner_l3[i] = uint16_t(in_l3);
-            std::memcpy(dst, &hi, 8);
-            std::memcpy(dst + 8, &lo, 8);
-        } else {
-            fb.inner_plain = false;
-        }
+    uint32_t in_l3;
+    uint64_t hi, lo;
+    const auto* in_hdr = reinterpret_cast<const wire::Ipv6Hdr*>(in);
+    if (fb.inner_plain && plain_ipv6<true>(in_hdr, l3_len - off, in_l3, hi, lo) &&
+        in[6] != wire::kProtoHopByHop) {
+        fb.inner_l3[i] = uint16_t(in_l3);
+        std::memcpy(dst, &hi, 8);
+        std::memcpy(dst + 8, &lo, 8);
+    } else {
+        if ((in[0] >> 4) != 6) return false;
+        fb.inner_plain = false;
     }
     kind |= FusedBurst::kTunnel;
-    ++fb.n_tunnel;
     fb.kind[i] = kind;
     ++fb.n_special;
     return true;
@@ -1918,34 +1973,48 @@ void Worker::fused_begin(const Snapshot& s, uint16_t in_port, FillCache& fc) {
 // fused_forward's pass that fills, sends and decapsulates, in the burst's
 // order. kDepth: some trace has the queue depth field (FusedBurst::
 // queue_depth), so what is queued ahead is tracked; kTunnels: some packet
-// is a tunnel end. Returns the inner packets left in `inner`.
-template <bool kDepth, bool kTunnels>
-void Worker::fused_commit(const Snapshot& s, rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
-                          const NextHop* const* hops, const uint64_t* fib_nhs, FusedFill& ff,
-                          FillCache& fc, InnerBurst& inner) {
+// is a tunnel end; kOnlyTunnels: every packet is (a decapsulating node's
+// usual burst), and the loop is that of a tunnel end alone. Returns the
+// inner packets left in `inner`.
+template <bool kDepth, bool kTunnels, bool kOnlyTunnels>
+void Worker::fused_commit(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
+                          const NextHop* const* hops, FusedFill& ff, FillCache& fc,
+                          InnerBurst& inner) {
     QueueAhead ahead;
     uint32_t same_fills = 0;  // Filled, with the previous trace's claim
+    // kTunnels: what the loop keeps of `inner` in locals, which the octets
+    // written into packets cannot be taken to change.
+    const bool inner_plain = inner.plain;
+    uint16_t n_inner = inner.n;
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
         const uint8_t kind = fb.kind[i];
-        if (kTunnels && (kind & FusedBurst::kTunnel)) {
-            // Filled as its destination node: no egress, like Linux's
-            // loopback device.
-            if (kind & FusedBurst::kTrace)
-                fused_fill(ff, fc, reinterpret_cast<uint8_t*>(ipv6_of(m)), kind, false, 0, 0);
-            if (inner.plain) {
-                // forward_plain's route test for the inner packet (Origin::
-                // Tunnel: never an insertion), made as it comes out: trimming
-                // it to its length is what the stages or forward_plain would
-                // do first anyway.
-                const NextHop& nh = s.nexthops[fib_nhs[i] < s.nexthops.size() ? fib_nhs[i] : 0];
-                inner.ok &= fb.inner_l3[i] <= nh.plain_mtu;
-                inner.hops[inner.n] = &nh;
-                remove_outer_to(m, fb.inner_off[i], fb.inner_ecn[i], fb.inner_l3[i]);
-            } else {
-                remove_outer(m, fb.inner_off[i], fb.inner_ecn[i]);
+        if (kOnlyTunnels || (kTunnels && (kind & FusedBurst::kTunnel))) {
+            uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+            uint8_t* ip = d + sizeof(wire::EtherHdr);
+            // Filled as its destination node: no egress (0), like Linux's
+            // loopback device. fused_fill's commonest case first, as below.
+            constexpr uint8_t kSameTrace = FusedBurst::kTrace | FusedBurst::kSame;
+            if ((kind & kSameTrace) == kSameTrace && fc.word_egress == 0) {
+                uint8_t* th = ip + sizeof(wire::Ipv6Hdr) + kStdIoamOptOff + sizeof(wire::IoamOptHdr);
+                std::memcpy(th + 2, fc.flags, 2);
+                write_node_word(th + fc.at, fc.plan, uint8_t(ip[7] - 1));
+                ++same_fills;
+            } else if (kind & FusedBurst::kTrace) {
+                fused_fill(ff, fc, ip, kind, false, 0, 0);
             }
-            inner.pkts[inner.n++] = m;
+            const uint32_t off = fb.inner_off[i];
+            if (kind & FusedBurst::kEcn) set_ipv6_ecn(ip + off, fb.inner_ecn[i]);
+            // An inner packet forward_plain may take is trimmed to its
+            // length on the way, as forward_plain or the stages would first.
+            if (inner_plain)
+                cut_outer_to(m, d, off, fb.inner_l3[i]);
+            else
+                cut_outer(m, off);
+            if constexpr (!kOnlyTunnels) {
+                inner.hops[n_inner] = hops[i];
+                inner.pkts[n_inner++] = m;
+            }
             continue;
         }
         const NextHop& nh = *hops[i];
@@ -1973,6 +2042,22 @@ void Worker::fused_commit(const Snapshot& s, rte_mbuf** pkts, uint16_t n, const 
         enqueue(m, p);
     }
     ff.outcomes[unsigned(FillOutcome::Filled)] += same_fills;
+    if constexpr (kTunnels && !kOnlyTunnels) inner.n = n_inner;
+}
+
+// fused_forward's route test and fused_commit for a burst of tunnel ends
+// alone: true when their inner packets are to be forwarded plainly, their
+// next hops in `hops`. Out of line: its loops then have the registers to
+// themselves.
+[[gnu::noinline]] bool Worker::fused_decap(const Snapshot& s, rte_mbuf** pkts, uint16_t n,
+                                           const FusedBurst& fb, const uint64_t* fib_nhs,
+                                           const NextHop** hops, FusedFill& ff, FillCache& fc,
+                                           InnerBurst& inner) {
+    InnerRoutes routes{s, hops};
+    if (inner.plain)
+        for (uint16_t i = 0; i < n; ++i) routes.route(i, fib_nhs[i], fb.inner_l3[i]);
+    fused_commit<false, true, true>(pkts, n, fb, nullptr, ff, fc, inner);
+    return inner.plain && routes.ok;
 }
 
 // forward_plain's last passes for a burst with IOAM or tunnel packets:
@@ -2029,6 +2114,7 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         refused = &nh;
         return l3_len[i] <= (fb.kind[i] ? trace_mtu : mtu);
     };
+    InnerRoutes inner_routes{s, hops};
     uint16_t i = 0;
     if (!fb.n_tunnel) {
         for (; i < n; ++i)
@@ -2038,13 +2124,13 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         // the lookup when they may need them; else those were left out.
         for (uint16_t k = 0; i < n; ++i) {
             if (fb.kind[i] & FusedBurst::kTunnel) {
-                k += inner_plain;
+                if (inner_plain) inner_routes.route(i, fib_nhs[k++], fb.inner_l3[i]);
                 continue;
             }
             if (!route(i, fib_nhs[k++])) break;
         }
     } else {
-        i = n;  // tunnel ends alone (a decapsulating node's usual): no route to check
+        i = n;  // tunnel ends alone (a decapsulating node's usual): see fused_decap
     }
     if (i < n) {
         rest_unless_local(*refused);
@@ -2056,32 +2142,39 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     FillCache fc;
     fused_begin(s, in_port, fc);
     InnerBurst inner;
-    inner.plain = inner.ok = inner_plain;
-    if (fb.queue_depth) {
+    inner.plain = inner_plain;
+    bool inner_ok = inner_plain && inner_routes.ok;
+    if (fb.n_tunnel == n) {
+        // No packet is forwarded as it is: no queue depth to track.
+        inner_ok = fused_decap(s, pkts, n, fb, fib_nhs, hops, ff, fc, inner);
+    } else if (fb.queue_depth) {
         if (fb.n_tunnel)
-            fused_commit<true, true>(s, pkts, n, fb, hops, fib_nhs, ff, fc, inner);
+            fused_commit<true, true>(pkts, n, fb, hops, ff, fc, inner);
         else
-            fused_commit<true, false>(s, pkts, n, fb, hops, fib_nhs, ff, fc, inner);
+            fused_commit<true, false>(pkts, n, fb, hops, ff, fc, inner);
     } else {
         if (fb.n_tunnel)
-            fused_commit<false, true>(s, pkts, n, fb, hops, fib_nhs, ff, fc, inner);
+            fused_commit<false, true>(pkts, n, fb, hops, ff, fc, inner);
         else
-            fused_commit<false, false>(s, pkts, n, fb, hops, fib_nhs, ff, fc, inner);
+            fused_commit<false, false>(pkts, n, fb, hops, ff, fc, inner);
     }
     // The reference header and its claim go on together: both are of the
     // burst's last trace.
     fused_fc = fc;
     fused_ref = fb.ref;
     count_fill_outcomes(ff.outcomes, ff.unknown_ns);
-    if (inner.n) {
-        count(IoamEvent::Decapsulated, inner.n);
+    if (fb.n_tunnel) {
+        // Every tunnel end left an inner packet.
+        count(IoamEvent::Decapsulated, fb.n_tunnel);
+        const bool only = fb.n_tunnel == n;
+        rte_mbuf** in_pkts = only ? pkts : inner.pkts;
         // As after the stages: the inner packets follow the burst's
         // forwarded ones. The plain_rest the outer burst found was 0, and
         // nothing here set it: process_burst would run forward_plain.
-        if (inner.ok)
-            send_plain(*this, inner.pkts, inner.hops, inner.n);
+        if (inner_ok)
+            send_plain(*this, in_pkts, only ? hops : inner.hops, fb.n_tunnel);
         else
-            process_burst(s, in_port, inner.pkts, inner.n, Origin::Tunnel);
+            process_burst(s, in_port, in_pkts, fb.n_tunnel, Origin::Tunnel);
     }
     return true;
 }

@@ -167,4 +167,21 @@ TEST(Rfc6040, DecapsulationTable) {
         }
 }
 
+// The fused path skips RFC 6040 when rfc6040_may_change says the outer
+// codepoint leaves every inner one alone: it must say so for exactly the
+// outer codepoints of the table's unchanged columns (Not-ECT, ECT(0)).
+TEST(Rfc6040, MayChangeIsExact) {
+    using namespace ioamfwd::dp;
+    for (uint8_t outer = 0; outer < 4; ++outer) {
+        bool changes = false;
+        for (uint8_t inner = 0; inner < 4; ++inner) {
+            uint8_t got = inner;
+            if (!rfc6040_decapsulate(outer, got) || got != inner) changes = true;
+        }
+        EXPECT_EQ(rfc6040_may_change(outer), changes) << int(outer);
+    }
+    EXPECT_FALSE(rfc6040_may_change(kEcnNotEct));
+    EXPECT_FALSE(rfc6040_may_change(kEcnEct0));
+}
+
 }  // namespace
