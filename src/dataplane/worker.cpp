@@ -210,9 +210,11 @@ struct InnerRoutes {
     uint64_t idx = ~0ull;
     const NextHop* hop = nullptr;
     uint32_t mtu = 0;
+    bool one = true;  // every packet so far has `hop` (send_plain_one)
     // Packet i, `k` its lookup's result, `l3` its inner packet's length.
     void route(uint16_t i, uint64_t k, uint32_t l3) {
         if (k != idx) {
+            one = hop == nullptr;
             idx = k;
             hop = &s.nexthops[k < s.nexthops.size() ? k : 0];
             mtu = hop->plain_mtu;
@@ -462,6 +464,7 @@ struct Worker {
     // outer ones were, their next hops in fused_forward's hops).
     struct InnerBurst {
         bool plain = false;  // forward_plain would take them all: next hops known
+        const NextHop* one_hop = nullptr;  // the next hop of them all, if one
         uint16_t n = 0;
         rte_mbuf* pkts[kBurst];
         const NextHop* hops[kBurst];
@@ -1480,6 +1483,18 @@ inline void send_plain(Worker& w, rte_mbuf* const* pkts, const NextHop* const* h
         [&](uint16_t i) { write_plain_headers(rte_pktmbuf_mtod(pkts[i], uint8_t*), *hops[i]); });
 }
 
+// send_plain for packets that all have next hop `nh`. Routes through one
+// gateway share its next hop (the control plane interns them), so a burst
+// mostly has one: its port and Ethernet octets then stay in registers.
+inline void send_plain_one(Worker& w, rte_mbuf* const* pkts, uint16_t n, const NextHop& nh) {
+    const uint16_t port = nh.port;
+    uint8_t eth[sizeof nh.eth];
+    std::memcpy(eth, nh.eth, sizeof eth);
+    w.append_runs(
+        pkts, n, [port](uint16_t) { return port; },
+        [&](uint16_t i) { write_plain_headers(rte_pktmbuf_mtod(pkts[i], uint8_t*), eth); });
+}
+
 // forward_plain's header pass for packet `i`, also the fused path's
 // (kFused: fused_admit takes the packets with a Hop-by-Hop or IPv6 header
 // next; otherwise they end the pass with kSwitch). kNext: go on.
@@ -1549,19 +1564,10 @@ template <bool kFused>
         hops[i] = &nh;
         others |= fib_nhs[i] ^ first;
     }
-    if (others) {
+    if (others)
         send_plain(*this, pkts, hops, n);
-        return true;
-    }
-    // Routes through one gateway share its next hop (the control plane
-    // interns them), so a burst mostly has one: its port and Ethernet
-    // octets then stay in registers.
-    const uint16_t port = hops[0]->port;
-    uint8_t eth[sizeof NextHop::eth];
-    std::memcpy(eth, hops[0]->eth, sizeof eth);
-    append_runs(
-        pkts, n, [port](uint16_t) { return port; },
-        [&](uint16_t i) { write_plain_headers(rte_pktmbuf_mtod(pkts[i], uint8_t*), eth); });
+    else
+        send_plain_one(*this, pkts, n, *hops[0]);
     return true;
 }
 
@@ -2057,6 +2063,7 @@ void Worker::fused_commit(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
     if (inner.plain)
         for (uint16_t i = 0; i < n; ++i) routes.route(i, fib_nhs[i], fb.inner_l3[i]);
     fused_commit<false, true, true>(pkts, n, fb, nullptr, ff, fc, inner);
+    if (routes.one) inner.one_hop = routes.hop;
     return inner.plain && routes.ok;
 }
 
@@ -2171,7 +2178,10 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         // As after the stages: the inner packets follow the burst's
         // forwarded ones. The plain_rest the outer burst found was 0, and
         // nothing here set it: process_burst would run forward_plain.
-        if (inner_ok)
+        if (!only && inner_routes.one) inner.one_hop = inner_routes.hop;
+        if (inner_ok && inner.one_hop)
+            send_plain_one(*this, in_pkts, fb.n_tunnel, *inner.one_hop);
+        else if (inner_ok)
             send_plain(*this, in_pkts, only ? hops : inner.hops, fb.n_tunnel);
         else
             process_burst(s, in_port, in_pkts, fb.n_tunnel, Origin::Tunnel);

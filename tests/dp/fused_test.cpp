@@ -504,6 +504,48 @@ TEST_F(FusedPath, InnerPacketsForwardedInPlaceUnlessOneIsNotPlain) {
         }
 }
 
+// Inner packets to two next hops on two ports, in turns or with the first
+// the odd one out, from bursts of tunnel ends alone and with a plain packet
+// among them: each leaves by its own route's port with its gateway's MAC
+// (bursts whose inner packets share one next hop are sent as one).
+TEST_F(FusedPath, InnerPacketsToSeveralNextHops) {
+    std::string yaml = kDecapYaml;
+    const std::string routes = "routes:\n";
+    yaml.replace(yaml.find(routes), routes.size(),
+                 routes + "  - {prefix: db05::/64, via: db03::2, port: eth1}\n");
+    auto sp = snap(yaml.c_str());
+    const dp::Snapshot& s = *sp;
+    auto tunnel_to = [&](const char* inner_dst, uint8_t hop) {
+        Bytes h = std_hbh(41, 0x800000, 12, 2);
+        test::append(h, ipv6("db01::1", inner_dst, 17, hop, udp()));
+        return Input{frame(s, 0, ipv6("db01::2", "db02::2", 0, 61, h))};
+    };
+    std::vector<std::vector<Input>> bursts(3);
+    for (unsigned i = 0; i < 8; ++i)
+        bursts[0].push_back(tunnel_to(i % 2 ? "db05::5" : "db04::5", uint8_t(30 + i)));
+    for (unsigned i = 0; i < 8; ++i)
+        bursts[1].push_back(i == 2 ? Input{frame(s, 0, ipv6("db02::9", "db01::6", 17, 9, udp()))}
+                                   : tunnel_to(i % 2 ? "db05::5" : "db04::5", uint8_t(40 + i)));
+    bursts[2].push_back(tunnel_to("db05::5", 50));
+    for (unsigned i = 0; i < 7; ++i) bursts[2].push_back(tunnel_to("db04::5", uint8_t(51 + i)));
+    Outcome out;
+    compare(s, 0, bursts, false, &out, false);
+    ASSERT_EQ(out.tx.size(), 24u);
+    EXPECT_EQ(out.stats.ioam[unsigned(dp::IoamEvent::Decapsulated)].get(), 23u);
+    const uint8_t via_db02_1[6] = {0x02, 0, 0, 0, 0x02, 0x01};
+    const uint8_t via_db03_2[6] = {0x02, 0, 0, 0, 0x00, 0x04};
+    unsigned to_db05 = 0;
+    for (const TxFrame& f : out.tx) {
+        // The destination's second octet names the route: 0x05 is db05::/64.
+        const bool db05 = f.bytes[kEth + 24 + 1] == 0x05;
+        EXPECT_EQ(f.port, db05 ? 1 : 0);
+        EXPECT_EQ(std::memcmp(f.bytes.data(), db05 ? via_db03_2 : via_db02_1, 6), 0);
+        EXPECT_EQ(std::memcmp(f.bytes.data() + 6, s.ports[f.port].mac.addr_bytes, 6), 0);
+        to_db05 += db05;
+    }
+    EXPECT_EQ(to_db05, 9u);
+}
+
 // One packet the fused path must not take, at the front, middle or end of a
 // burst of packets it would: the stages take the whole burst.
 TEST_F(FusedPath, NearMissesLeaveTheBurstToTheStages) {
