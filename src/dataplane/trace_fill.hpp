@@ -124,11 +124,13 @@ struct FillPlan {
     uint32_t hl_mask;
 };
 
+/// The shift of the hop limit into a node data word as it is in memory: its
+/// first octet is the word's lowest on a little-endian host.
+inline constexpr unsigned kNodeWordHopShift = std::endian::native == std::endian::little ? 0 : 24;
+
 /// write_node_data for a plan that is `one_word`.
 inline void write_node_word(uint8_t* p, const FillPlan& f, uint8_t hop_limit) {
-    // The first octet in memory is the word's lowest on a little-endian host.
-    constexpr unsigned kFirst = std::endian::native == std::endian::little ? 0 : 24;
-    const uint32_t v = f.word | (uint32_t(hop_limit) & f.hl_mask) << kFirst;
+    const uint32_t v = f.word | (uint32_t(hop_limit) & f.hl_mask) << kNodeWordHopShift;
     std::memcpy(p, &v, 4);
 }
 

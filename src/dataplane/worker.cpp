@@ -414,6 +414,9 @@ struct Worker {
     void fused_commit(const Snapshot& s, rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
                       const NextHop* const* hops, const uint64_t* fib_nhs, FusedFill& ff,
                       FillCache& fc, InnerBurst& inner);
+    template <bool kDepth>
+    void fused_send(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb, const NextHop* const* hops,
+                    FusedFill& ff, FillCache& fc);
     // What the fused path keeps from burst to burst, for the traffic of a
     // transit node, whose bursts differ in nothing a fill reads: the
     // reference header of FusedBurst::one_trace, the claim it got
@@ -1866,6 +1869,84 @@ void Worker::fused_commit(const Snapshot& s, rte_mbuf** pkts, uint16_t n, const 
     ff.outcomes[unsigned(FillOutcome::Filled)] += same_fills;
 }
 
+// fused_commit for a burst without tunnel ends, sent as send_plain sends
+// (append_runs). A trace with the previous one's claim, going out the same
+// way, is filled from a copy of that claim in registers: fc itself would be
+// read again after every write into a packet (which might alias it).
+// fused_fill's other cases may change the claim; the copy follows.
+template <bool kDepth>
+void Worker::fused_send(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
+                        const NextHop* const* hops, FusedFill& ff, FillCache& fc) {
+    struct Claim {
+        // The port of fc's word_egress when its plan patches the hop limit
+        // into its one word (0x800000, the commonest type), and of its
+        // fill_egress: or a value no port has. Every Filled claim may take
+        // write_node_data.
+        uint32_t word_port, fill_port;
+        uint16_t flags, at;
+        uint32_t word;
+    };
+    auto claim_of = [](const FillCache& f) {
+        Claim k;
+        k.word_port = f.plan.hl_mask ? f.word_egress - 1 : FillCache::kNoClaim;
+        k.fill_port = f.fill_egress - 1;
+        std::memcpy(&k.flags, f.flags, 2);
+        k.at = f.at;
+        k.word = f.plan.word;
+        return k;
+    };
+    Claim c = claim_of(fc);
+    QueueAhead ahead;
+    constexpr uint8_t kSameTrace = FusedBurst::kTrace | FusedBurst::kSame;
+    uint32_t same_fills = n;  // less each packet not Filled with the previous trace's claim
+    for (uint16_t i = 0; i < n;) {
+        const uint16_t port = hops[i]->port;
+        TxBuffer& b = tx[port];
+        unsigned k = b.n;
+        uint32_t segs = b.segs;
+        const uint16_t end = uint16_t(std::min<unsigned>(n, i + (k < kBurst ? kBurst - k : 0)));
+        uint8_t fast = port == c.word_port ? kSameTrace : 0xff;
+        for (; i < end && hops[i]->port == port; ++i) {
+            rte_mbuf* m = pkts[i];
+            const NextHop& nh = *hops[i];
+            uint32_t depth = 0;
+            if constexpr (kDepth) {
+                depth = ahead.depth(tx, port);
+                ahead.sent(port, m->nb_segs);
+            }
+            uint8_t* ip = reinterpret_cast<uint8_t*>(ipv6_of(m));
+            uint8_t* th = ip + sizeof(wire::Ipv6Hdr) + kStdIoamOptOff + sizeof(wire::IoamOptHdr);
+            const uint8_t kind = fb.kind[i];
+            if (kind == fast) [[likely]] {
+                const uint8_t hop_limit = uint8_t(ip[7] - 1);
+                write_plain_headers(ip - sizeof(wire::EtherHdr), nh);
+                std::memcpy(th + 2, &c.flags, 2);
+                const uint32_t v = c.word | uint32_t(hop_limit) << kNodeWordHopShift;
+                std::memcpy(th + c.at, &v, 4);
+            } else {
+                if (kind == kSameTrace && port == c.fill_port) {
+                    std::memcpy(th + 2, &c.flags, 2);
+                    write_node_data(th + c.at, fc.plan, uint8_t(ip[7] - 1), depth);
+                } else {
+                    --same_fills;
+                    if (kind) {
+                        fused_fill(ff, fc, ip, kind, true, port, depth);
+                        c = claim_of(fc);
+                        fast = port == c.word_port ? kSameTrace : 0xff;
+                    }
+                }
+                write_plain_headers(ip - sizeof(wire::EtherHdr), nh);
+            }
+            b.pkts[k++] = m;
+            segs += m->nb_segs;
+        }
+        b.n = uint16_t(k);
+        b.segs = segs;
+        if (k >= kBurst) flush_tx(port);
+    }
+    ff.outcomes[unsigned(FillOutcome::Filled)] += same_fills;
+}
+
 // forward_plain's last passes for a burst with IOAM or tunnel packets:
 // route checks (tunnel ends need none), then one pass that fills, sends and
 // decapsulates in the burst's order, as stage_ioam_single, stage_output and
@@ -1952,12 +2033,12 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         if (fb.n_tunnel)
             fused_commit<true, true>(s, pkts, n, fb, hops, fib_nhs, ff, fc, inner);
         else
-            fused_commit<true, false>(s, pkts, n, fb, hops, fib_nhs, ff, fc, inner);
+            fused_send<true>(pkts, n, fb, hops, ff, fc);
     } else {
         if (fb.n_tunnel)
             fused_commit<false, true>(s, pkts, n, fb, hops, fib_nhs, ff, fc, inner);
         else
-            fused_commit<false, false>(s, pkts, n, fb, hops, fib_nhs, ff, fc, inner);
+            fused_send<false>(pkts, n, fb, hops, ff, fc);
     }
     // The reference header and its claim go on together: both are of the
     // burst's last trace.
