@@ -5,6 +5,9 @@
 #include <rte_fib6.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#ifdef __SSE4_1__
+#include <smmintrin.h>
+#endif
 
 #include <algorithm>
 #include <array>
@@ -87,20 +90,21 @@ struct FusedBurst {
 
     // What one_trace compares a header with: the last kTrace header.
     struct TraceRef {
+        // The first 16 octets, masked (kSigMask). The header's length is
+        // among them. Aligned for one vector compare.
+        alignas(16) uint64_t sig[2] = {0, 0};
         // The header's last 4 octets as they are in memory, masked: a
         // PadN(4) there, or nothing to compare (mask 0) if the option
-        // fills the header.
+        // fills the header. The first tail is none a header can have: no
+        // header is like the first reference.
         uint32_t tail_mask = 0;
-        uint32_t tail = 0;
+        uint32_t tail = 1;
         bool queue_depth = false;  // its trace type has the queue depth field
-        // The first 16 octets, masked (kSigMask). The header's length is
-        // among them. The first value is none a header can have.
-        uint64_t sig[2] = {~kSigMask[0], 0};
     };
 
     // `ref`: the last kTrace header of the last burst that took this path,
     // whose claim the worker still holds (see Worker::fused_fc).
-    explicit FusedBurst(const TraceRef& r) : ref(r) {}
+    explicit FusedBurst(const TraceRef& r) : ref(r), queue_depth(r.queue_depth) {}
 
     static constexpr uint8_t kTrace = 1;   // a standard one-trace HbH to fill
     static constexpr uint8_t kTunnel = 2;  // ip6ip6 to us, to decapsulate
@@ -115,11 +119,18 @@ struct FusedBurst {
     uint8_t n_special = 0;
     uint8_t n_tunnel = 0;
     int8_t allowed = -1;    // kinds the burst's port and origin allow; -1: not asked yet
+    // The least length a kTrace packet can have, its IPv6 header and a
+    // Hop-by-Hop header's 8 octets, once fused_admit has found kTrace
+    // allowed, else more than any: one compare for both.
+    uint32_t trace_min_l3 = ~0u;
     TraceRef ref;
-    // Some kTrace packet's type has the queue depth field: only then does
-    // the burst need QueueAhead. Each kTrace header is the reference when
-    // it passes, so the reference's flag is its own.
-    bool queue_depth = false;
+    // Some kTrace packet's type may have the queue depth field: only then
+    // does the burst need QueueAhead. Each kTrace header is the reference
+    // when it passes, so the reference's flag is its own; the flag of the
+    // reference the burst began with is taken whether any packet matched
+    // it or not (one test less per packet; QueueAhead unused changes no
+    // octet).
+    bool queue_depth;
     uint16_t inner_off[kBurst];  // kTunnel: from the outer IPv6 header
     uint8_t inner_ecn[kBurst];   // kTunnel: the inner packet's ECN after RFC 6040
     // Every kTunnel packet's inner one passes forward_plain's header pass
@@ -149,27 +160,39 @@ struct FusedBurst {
     // the octets compared. The last one that passed is the previous kTrace
     // packet, whose header became the reference if it was not equal to it.
     uint8_t one_trace(const uint8_t* h, uint32_t hbh_len) {
+        uint32_t tail;
+        std::memcpy(&tail, h + hbh_len - 4, 4);
+        if (same_sig(h) && (tail & ref.tail_mask) == ref.tail) [[likely]]
+            return kTrace | kSame;
+        // A header like the reference but for its PadN's content fails
+        // standard_one_trace there too.
+        return new_reference(h, hbh_len);
+    }
+
+    // The first 16 octets of `h` under kSigMask are the reference's.
+    bool same_sig(const uint8_t* h) const {
+#ifdef __SSE4_1__
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h));
+        const __m128i r = _mm_load_si128(reinterpret_cast<const __m128i*>(ref.sig));
+        const __m128i m = _mm_set_epi64x(int64_t(kSigMask[1]), int64_t(kSigMask[0]));
+        return _mm_testz_si128(_mm_xor_si128(x, r), m);
+#else
         uint64_t a, b;
         std::memcpy(&a, h, 8);
         std::memcpy(&b, h + 8, 8);
-        a &= kSigMask[0];
-        b &= kSigMask[1];
-        if (a == ref.sig[0] && b == ref.sig[1]) {
-            queue_depth |= ref.queue_depth;
-            uint32_t tail;
-            std::memcpy(&tail, h + hbh_len - 4, 4);
-            return (tail & ref.tail_mask) == ref.tail ? kTrace | kSame : 0;
-        }
-        return new_reference(h, hbh_len, a, b);
+        return (a & kSigMask[0]) == ref.sig[0] && (b & kSigMask[1]) == ref.sig[1];
+#endif
     }
 
     // one_trace for a header unlike the reference. Out of line: it is the
     // rare case, and it keeps the header pass's registers for plain packets.
-    [[gnu::noinline]] uint8_t new_reference(const uint8_t* h, uint32_t hbh_len, uint64_t a,
-                                            uint64_t b) {
+    [[gnu::noinline]] uint8_t new_reference(const uint8_t* h, uint32_t hbh_len) {
         if (!standard_one_trace(h, hbh_len)) return 0;
-        ref.sig[0] = a;
-        ref.sig[1] = b;
+        uint64_t a, b;
+        std::memcpy(&a, h, 8);
+        std::memcpy(&b, h + 8, 8);
+        ref.sig[0] = a & kSigMask[0];
+        ref.sig[1] = b & kSigMask[1];
         const bool pad = kStdIoamOptOff + 2 + h[kStdIoamOptOff + 1] != hbh_len;
         ref.tail_mask = pad ? ~0u : 0u;
         ref.tail = pad ? kPadN4 : 0u;
@@ -1614,11 +1637,14 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
     uint32_t off = kIp6;
     if (next == wire::kProtoHopByHop) {
         if (m->nb_segs != 1) return false;
-        if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
-        if (!(fb.allowed & FusedBurst::kTrace)) return false;
-        // parse_ipv6's HbhTruncated checks (a zero payload length, a
-        // jumbogram, fails the first), then layout and option.
-        if (l3_len < kIp6 + 8) return false;
+        // Whether the port and origin allow kTrace, and parse_ipv6's first
+        // HbhTruncated check (a zero payload length, a jumbogram, fails it).
+        if (l3_len < fb.trace_min_l3) [[unlikely]] {
+            if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
+            if (fb.allowed & FusedBurst::kTrace) fb.trace_min_l3 = kIp6 + 8;
+            if (l3_len < fb.trace_min_l3) return false;
+        }
+        // The second, then layout and option.
         const uint32_t hbh_len = (uint32_t(ip[kIp6 + 1]) + 1) * 8;
         if (kIp6 + hbh_len > l3_len) return false;
         kind = fb.one_trace(ip + kIp6, hbh_len);
