@@ -2006,31 +2006,38 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     }
     // forward_plain's route checks; and a trace leaving by an edge port is
     // stripped there (stage_output). Late: rest as forward_plain does.
-    // Nearly every packet of a burst has the previous one's next hop.
+    // Nearly every packet of a burst has the previous one's FIB result:
+    // its next hop and limits are kept, starting with result 0's.
     const NextHop* hops[kBurst];
     const size_t n_nexthops = s.nexthops.size();
-    const NextHop* last = nullptr;
-    const NextHop* refused = nullptr;  // the next hop that stopped the burst
-    uint32_t mtu = 0, trace_mtu = 0;  // of last's port; 0 for a trace to an edge
-    auto route = [&](uint16_t i, uint64_t idx) {
-        const NextHop& nh = s.nexthops[idx < n_nexthops ? idx : 0];
-        if (&nh != last) {
-            if (!nh.plain) {
-                refused = &nh;
-                return false;
-            }
-            mtu = nh.plain_mtu;
-            trace_mtu = s.ports[nh.port].edge ? 0 : mtu;
-            last = &nh;
+    uint64_t last_idx = 0;
+    const NextHop* last = &s.nexthops[0];
+    // last's plain_mtu (0 unless plain: the one compare refuses any other
+    // route), and for a trace 0 where last's port is an edge.
+    uint32_t mtu = 0, trace_mtu = 0;
+    auto limits = [&] {
+        mtu = last->plain_mtu;
+        trace_mtu = s.ports[last->port].edge ? 0 : mtu;
+    };
+    limits();
+    // `trace`: packet i has a trace (fb.kind[i] != 0 where not a tunnel end).
+    auto route = [&](uint16_t i, uint64_t idx, bool trace) {
+        if (idx != last_idx) [[unlikely]] {
+            last_idx = idx;
+            last = &s.nexthops[idx < n_nexthops ? idx : 0];
+            limits();
         }
-        hops[i] = &nh;
-        refused = &nh;
-        return l3_len[i] <= (fb.kind[i] ? trace_mtu : mtu);
+        hops[i] = last;
+        return l3_len[i] <= (trace ? trace_mtu : mtu);
     };
     uint16_t i = 0;
-    if (!fb.n_tunnel) {
+    if (fb.n_special == n && !fb.n_tunnel) {
+        // A transit node's usual: every packet has a trace.
         for (; i < n; ++i)
-            if (!route(i, fib_nhs[i])) break;
+            if (!route(i, fib_nhs[i], true)) break;
+    } else if (!fb.n_tunnel) {
+        for (; i < n; ++i)
+            if (!route(i, fib_nhs[i], fb.kind[i] != 0)) break;
     } else if (fb.n_tunnel != n) {
         // The inner packets' destinations took the tunnel ends' places in
         // the lookup when they may need them; else those were left out.
@@ -2039,13 +2046,13 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
                 k += inner_plain;
                 continue;
             }
-            if (!route(i, fib_nhs[k++])) break;
+            if (!route(i, fib_nhs[k++], fb.kind[i] != 0)) break;
         }
     } else {
         i = n;  // tunnel ends alone (a decapsulating node's usual): no route to check
     }
     if (i < n) {
-        rest_unless_local(*refused);
+        rest_unless_local(*hops[i]);  // the next hop that stopped the burst
         return false;
     }
 
