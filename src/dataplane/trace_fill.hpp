@@ -161,19 +161,17 @@ inline void write_node_data(uint8_t* p, const FillPlan& f, uint8_t hop_limit,
                             uint32_t queue_depth) {
     // Fixed-size pieces compile to plain moves; nothing past our words may
     // be written: the previous node's data is there. From 16 octets on, the
-    // last piece is the 16 octets that end ours, overlapping the one before.
+    // last piece is the 16 octets that end ours, overlapping the one before
+    // (all of it when the length is a multiple of 16).
     const unsigned len = f.len;
     if (len >= 16) {
         unsigned off = 0;
-        for (; off + 32 <= len; off += 32) {
+        for (; off + 32 < len; off += 32) {
             std::memcpy(p + off, f.data + off, 16);
             std::memcpy(p + off + 16, f.data + off + 16, 16);
         }
-        if (off + 16 <= len) {
-            std::memcpy(p + off, f.data + off, 16);
-            off += 16;
-        }
-        if (off < len) std::memcpy(p + len - 16, f.data + len - 16, 16);
+        if (off + 16 < len) std::memcpy(p + off, f.data + off, 16);
+        std::memcpy(p + len - 16, f.data + len - 16, 16);
     } else {
         unsigned off = 0;
         if (len >= 8) {

@@ -5,6 +5,9 @@
 #include <rte_fib6.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #ifdef __SSE4_1__
 #include <smmintrin.h>
 #endif
@@ -140,6 +143,24 @@ struct FusedBurst {
     // (at most the outer payload: it fits).
     bool inner_plain = true;
     uint16_t inner_l3[kBurst];
+
+    // Every one of the burst's `n` packets is of kind `k`.
+    bool all_kind(uint16_t n, uint8_t k) const {
+#ifdef __SSE2__
+        static_assert(kBurst == 32);
+        const __m128i want = _mm_set1_epi8(char(k));
+        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kind));
+        const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kind + 16));
+        const uint32_t eq = uint32_t(_mm_movemask_epi8(_mm_cmpeq_epi8(lo, want))) |
+                            uint32_t(_mm_movemask_epi8(_mm_cmpeq_epi8(hi, want))) << 16;
+        const uint32_t all = n < 32 ? (1u << n) - 1 : ~0u;
+        return (eq & all) == all;
+#else
+        for (uint16_t i = 0; i < n; ++i)
+            if (kind[i] != k) return false;
+        return true;
+#endif
+    }
 
     // OwnAddresses::View::contains, for a burst whose tunnel packets
     // nearly all go to one address of ours: the last one found is compared
@@ -1901,7 +1922,7 @@ void Worker::fused_commit(const Snapshot& s, rte_mbuf** pkts, uint16_t n, const 
 // read again after every write into a packet (which might alias it).
 // fused_fill's other cases may change the claim; the copy follows.
 template <bool kDepth>
-void Worker::fused_send(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
+[[gnu::noinline]] void Worker::fused_send(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
                         const NextHop* const* hops, FusedFill& ff, FillCache& fc) {
     struct Claim {
         // The port of fc's word_egress when its plan patches the hop limit
@@ -1923,16 +1944,69 @@ void Worker::fused_send(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
     };
     Claim c = claim_of(fc);
     QueueAhead ahead;
+    constexpr uint32_t kEth = sizeof(wire::EtherHdr);
+    constexpr uint32_t kTh = kEth + sizeof(wire::Ipv6Hdr) + kStdIoamOptOff + sizeof(wire::IoamOptHdr);
     constexpr uint8_t kSameTrace = FusedBurst::kTrace | FusedBurst::kSame;
+    // A transit node's usual burst: every packet a trace like the previous
+    // one, so that the claim stays.
+    const bool all_same = fb.all_kind(n, kSameTrace);
     uint32_t same_fills = n;  // less each packet not Filled with the previous trace's claim
-    for (uint16_t i = 0; i < n;) {
+    // In runs to one port, as append_runs: the run's packets go to its
+    // buffer from `k0` on, and their segments are counted at its end (a
+    // trace is in one segment: fused_admit).
+    for (unsigned i = 0; i < n;) {
         const uint16_t port = hops[i]->port;
         TxBuffer& b = tx[port];
-        unsigned k = b.n;
-        uint32_t segs = b.segs;
-        const uint16_t end = uint16_t(std::min<unsigned>(n, i + (k < kBurst ? kBurst - k : 0)));
-        uint8_t fast = port == c.word_port ? kSameTrace : 0xff;
-        for (; i < end && hops[i]->port == port; ++i) {
+        const unsigned first = i;
+        const unsigned k0 = b.n;
+        const unsigned end = std::min<unsigned>(n, i + (k0 < kBurst ? kBurst - k0 : 0));
+        rte_mbuf** const out = b.pkts + k0;
+        uint32_t more_segs = 0;  // segments beyond one per packet
+        // The run's packets from i on while they go to `port`, when every
+        // one of the burst's packets is a trace with the claim this one
+        // holds for the port: a loop that neither tests kinds nor calls
+        // anything (what it keeps in registers need not survive a call).
+        // Each is in one segment, so the queue depth grows by one from
+        // packet to packet.
+        auto same_claim = [&](auto fill) {
+            rte_mbuf* const* const run = pkts + i;
+            const NextHop* const* const run_hops = hops + i;
+            rte_mbuf** const run_out = out + (i - first);
+            const unsigned len = end - i;
+            const size_t data_off = kTh + c.at;
+            const uint32_t depth = kDepth ? ahead.depth(tx, port) : 0;
+            unsigned j = 0;
+            for (; j < len; ++j) {
+                const NextHop* nh = run_hops[j];
+                if (nh->port != port) break;
+                rte_mbuf* m = run[j];
+                uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
+                const uint8_t hop_limit = uint8_t(f[kEth + 7] - 1);
+                write_plain_headers(f, *nh);
+                std::memcpy(f + kTh + 2, &c.flags, 2);
+                fill(f + data_off, hop_limit, depth + j);
+                run_out[j] = m;
+            }
+            if (kDepth) ahead.sent(port, uint16_t(j));
+            i += j;
+        };
+        auto in_run = [&] { return i < end && hops[i]->port == port; };
+        while (in_run()) {
+            if (all_same && port == c.word_port) {
+                same_claim([&](uint8_t* p, uint8_t hop_limit, uint32_t) {
+                    const uint32_t v = c.word | uint32_t(hop_limit) << kNodeWordHopShift;
+                    std::memcpy(p, &v, 4);
+                });
+                if (!in_run()) break;
+            } else if (all_same && port == c.fill_port) {
+                // The plan out of fc, which the writes might alias.
+                const FillPlan plan = fc.plan;
+                same_claim([&](uint8_t* p, uint8_t hop_limit, uint32_t depth) {
+                    write_node_data(p, plan, hop_limit, depth);
+                });
+                if (!in_run()) break;
+            }
+            // Any other packet (it may change the claim).
             rte_mbuf* m = pkts[i];
             const NextHop& nh = *hops[i];
             uint32_t depth = 0;
@@ -1940,34 +2014,31 @@ void Worker::fused_send(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
                 depth = ahead.depth(tx, port);
                 ahead.sent(port, m->nb_segs);
             }
-            uint8_t* ip = reinterpret_cast<uint8_t*>(ipv6_of(m));
-            uint8_t* th = ip + sizeof(wire::Ipv6Hdr) + kStdIoamOptOff + sizeof(wire::IoamOptHdr);
+            uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
             const uint8_t kind = fb.kind[i];
-            if (kind == fast) [[likely]] {
-                const uint8_t hop_limit = uint8_t(ip[7] - 1);
-                write_plain_headers(ip - sizeof(wire::EtherHdr), nh);
-                std::memcpy(th + 2, &c.flags, 2);
+            const uint8_t hop_limit = uint8_t(f[kEth + 7] - 1);
+            more_segs += m->nb_segs - 1u;
+            if (kind == kSameTrace && port == c.word_port) {
+                std::memcpy(f + kTh + 2, &c.flags, 2);
                 const uint32_t v = c.word | uint32_t(hop_limit) << kNodeWordHopShift;
-                std::memcpy(th + c.at, &v, 4);
+                std::memcpy(f + kTh + c.at, &v, 4);
+            } else if (kind == kSameTrace && port == c.fill_port) {
+                std::memcpy(f + kTh + 2, &c.flags, 2);
+                write_node_data(f + kTh + c.at, fc.plan, hop_limit, depth);
             } else {
-                if (kind == kSameTrace && port == c.fill_port) {
-                    std::memcpy(th + 2, &c.flags, 2);
-                    write_node_data(th + c.at, fc.plan, uint8_t(ip[7] - 1), depth);
-                } else {
-                    --same_fills;
-                    if (kind) {
-                        fused_fill(ff, fc, ip, kind, true, port, depth);
-                        c = claim_of(fc);
-                        fast = port == c.word_port ? kSameTrace : 0xff;
-                    }
+                --same_fills;
+                if (kind) {
+                    fused_fill(ff, fc, f + kEth, kind, true, port, depth);
+                    c = claim_of(fc);
                 }
-                write_plain_headers(ip - sizeof(wire::EtherHdr), nh);
             }
-            b.pkts[k++] = m;
-            segs += m->nb_segs;
+            write_plain_headers(f, nh);
+            out[i - first] = m;
+            ++i;
         }
+        const unsigned k = k0 + (i - first);
         b.n = uint16_t(k);
-        b.segs = segs;
+        b.segs += (i - first) + more_segs;
         if (k >= kBurst) flush_tx(port);
     }
     ff.outcomes[unsigned(FillOutcome::Filled)] += same_fills;
