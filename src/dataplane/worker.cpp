@@ -1916,11 +1916,14 @@ void Worker::fused_commit(const Snapshot& s, rte_mbuf** pkts, uint16_t n, const 
     ff.outcomes[unsigned(FillOutcome::Filled)] += same_fills;
 }
 
-// fused_commit for a burst without tunnel ends, sent as send_plain sends
-// (append_runs). A trace with the previous one's claim, going out the same
-// way, is filled from a copy of that claim in registers: fc itself would be
-// read again after every write into a packet (which might alias it).
-// fused_fill's other cases may change the claim; the copy follows.
+// fused_commit for a burst without tunnel ends, sent in runs to one port
+// as append_runs sends (its own loop: a run of traces with one claim has a
+// tighter loop inside). A trace with the previous one's claim, going out
+// the same way, is filled from a copy of that claim in registers: fc itself
+// would be read again after every write into a packet (which might alias
+// it). fused_fill's other cases may change the claim; the copy follows.
+// Out of line: its loops get registers of their own (3 instructions per
+// packet fewer than inlined into forward_plain).
 template <bool kDepth>
 [[gnu::noinline]] void Worker::fused_send(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
                         const NextHop* const* hops, FusedFill& ff, FillCache& fc) {
