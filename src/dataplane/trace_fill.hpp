@@ -124,11 +124,13 @@ struct FillPlan {
     uint32_t hl_mask;
 };
 
+/// The shift of the hop limit into a node data word as it is in memory: its
+/// first octet is the word's lowest on a little-endian host.
+inline constexpr unsigned kNodeWordHopShift = std::endian::native == std::endian::little ? 0 : 24;
+
 /// write_node_data for a plan that is `one_word`.
 inline void write_node_word(uint8_t* p, const FillPlan& f, uint8_t hop_limit) {
-    // The first octet in memory is the word's lowest on a little-endian host.
-    constexpr unsigned kFirst = std::endian::native == std::endian::little ? 0 : 24;
-    const uint32_t v = f.word | (uint32_t(hop_limit) & f.hl_mask) << kFirst;
+    const uint32_t v = f.word | (uint32_t(hop_limit) & f.hl_mask) << kNodeWordHopShift;
     std::memcpy(p, &v, 4);
 }
 
@@ -159,19 +161,17 @@ inline void write_node_data(uint8_t* p, const FillPlan& f, uint8_t hop_limit,
                             uint32_t queue_depth) {
     // Fixed-size pieces compile to plain moves; nothing past our words may
     // be written: the previous node's data is there. From 16 octets on, the
-    // last piece is the 16 octets that end ours, overlapping the one before.
+    // last piece is the 16 octets that end ours, overlapping the one before
+    // (all of it when the length is a multiple of 16).
     const unsigned len = f.len;
     if (len >= 16) {
         unsigned off = 0;
-        for (; off + 32 <= len; off += 32) {
+        for (; off + 32 < len; off += 32) {
             std::memcpy(p + off, f.data + off, 16);
             std::memcpy(p + off + 16, f.data + off + 16, 16);
         }
-        if (off + 16 <= len) {
-            std::memcpy(p + off, f.data + off, 16);
-            off += 16;
-        }
-        if (off < len) std::memcpy(p + len - 16, f.data + len - 16, 16);
+        if (off + 16 < len) std::memcpy(p + off, f.data + off, 16);
+        std::memcpy(p + len - 16, f.data + len - 16, 16);
     } else {
         unsigned off = 0;
         if (len >= 8) {

@@ -5,6 +5,12 @@
 #include <rte_fib6.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+#ifdef __SSE4_1__
+#include <smmintrin.h>
+#endif
 
 #include <algorithm>
 #include <array>
@@ -87,20 +93,21 @@ struct FusedBurst {
 
     // What one_trace compares a header with: the last kTrace header.
     struct TraceRef {
+        // The first 16 octets, masked (kSigMask). The header's length is
+        // among them. Aligned for one vector compare.
+        alignas(16) uint64_t sig[2] = {0, 0};
         // The header's last 4 octets as they are in memory, masked: a
         // PadN(4) there, or nothing to compare (mask 0) if the option
-        // fills the header.
+        // fills the header. The first tail is none a header can have: no
+        // header is like the first reference.
         uint32_t tail_mask = 0;
-        uint32_t tail = 0;
+        uint32_t tail = 1;
         bool queue_depth = false;  // its trace type has the queue depth field
-        // The first 16 octets, masked (kSigMask). The header's length is
-        // among them. The first value is none a header can have.
-        uint64_t sig[2] = {~kSigMask[0], 0};
     };
 
     // `ref`: the last kTrace header of the last burst that took this path,
     // whose claim the worker still holds (see Worker::fused_fc).
-    explicit FusedBurst(const TraceRef& r) : ref(r) {}
+    explicit FusedBurst(const TraceRef& r) : ref(r), queue_depth(r.queue_depth) {}
 
     static constexpr uint8_t kTrace = 1;   // a standard one-trace HbH to fill
     static constexpr uint8_t kTunnel = 2;  // ip6ip6 to us, to decapsulate
@@ -121,11 +128,18 @@ struct FusedBurst {
     // The kinds the burst's port and origin allow; until asked, a negative
     // value without any kind's bit.
     int8_t allowed = INT8_MIN;
+    // The least length a kTrace packet can have, its IPv6 header and a
+    // Hop-by-Hop header's 8 octets, once fused_admit has found kTrace
+    // allowed, else more than any: one compare for both.
+    uint32_t trace_min_l3 = ~0u;
     TraceRef ref;
-    // Some kTrace packet's type has the queue depth field: only then does
-    // the burst need QueueAhead. Each kTrace header is the reference when
-    // it passes, so the reference's flag is its own.
-    bool queue_depth = false;
+    // Some kTrace packet's type may have the queue depth field: only then
+    // does the burst need QueueAhead. Each kTrace header is the reference
+    // when it passes, so the reference's flag is its own; the flag of the
+    // reference the burst began with is taken whether any packet matched
+    // it or not (one test less per packet; QueueAhead unused changes no
+    // octet).
+    bool queue_depth;
     uint16_t inner_off[kBurst];  // kTunnel: from the outer IPv6 header
     uint8_t inner_ecn[kBurst];   // kEcn: the inner packet's ECN after RFC 6040
     // Every kTunnel packet's inner one passes forward_plain's header pass
@@ -150,6 +164,24 @@ struct FusedBurst {
         return true;
     }
 
+    // Every one of the burst's `n` packets is of kind `k`.
+    bool all_kind(uint16_t n, uint8_t k) const {
+#ifdef __SSE2__
+        static_assert(kBurst == 32);
+        const __m128i want = _mm_set1_epi8(char(k));
+        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kind));
+        const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kind + 16));
+        const uint32_t eq = uint32_t(_mm_movemask_epi8(_mm_cmpeq_epi8(lo, want))) |
+                            uint32_t(_mm_movemask_epi8(_mm_cmpeq_epi8(hi, want))) << 16;
+        const uint32_t all = n < 32 ? (1u << n) - 1 : ~0u;
+        return (eq & all) == all;
+#else
+        for (uint16_t i = 0; i < n; ++i)
+            if (kind[i] != k) return false;
+        return true;
+#endif
+    }
+
     // OwnAddresses::View::contains, for a burst whose tunnel packets
     // nearly all go to one address of ours: the last one found is compared
     // first, all 16 octets at once.
@@ -168,27 +200,39 @@ struct FusedBurst {
     // the octets compared. The last one that passed is the previous kTrace
     // packet, whose header became the reference if it was not equal to it.
     uint8_t one_trace(const uint8_t* h, uint32_t hbh_len) {
+        uint32_t tail;
+        std::memcpy(&tail, h + hbh_len - 4, 4);
+        if (same_sig(h) && (tail & ref.tail_mask) == ref.tail) [[likely]]
+            return kTrace | kSame;
+        // A header like the reference but for its PadN's content fails
+        // standard_one_trace there too.
+        return new_reference(h, hbh_len);
+    }
+
+    // The first 16 octets of `h` under kSigMask are the reference's.
+    bool same_sig(const uint8_t* h) const {
+#ifdef __SSE4_1__
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h));
+        const __m128i r = _mm_load_si128(reinterpret_cast<const __m128i*>(ref.sig));
+        const __m128i m = _mm_set_epi64x(int64_t(kSigMask[1]), int64_t(kSigMask[0]));
+        return _mm_testz_si128(_mm_xor_si128(x, r), m);
+#else
         uint64_t a, b;
         std::memcpy(&a, h, 8);
         std::memcpy(&b, h + 8, 8);
-        a &= kSigMask[0];
-        b &= kSigMask[1];
-        if (a == ref.sig[0] && b == ref.sig[1]) {
-            queue_depth |= ref.queue_depth;
-            uint32_t tail;
-            std::memcpy(&tail, h + hbh_len - 4, 4);
-            return (tail & ref.tail_mask) == ref.tail ? kTrace | kSame : 0;
-        }
-        return new_reference(h, hbh_len, a, b);
+        return (a & kSigMask[0]) == ref.sig[0] && (b & kSigMask[1]) == ref.sig[1];
+#endif
     }
 
     // one_trace for a header unlike the reference. Out of line: it is the
     // rare case, and it keeps the header pass's registers for plain packets.
-    [[gnu::noinline]] uint8_t new_reference(const uint8_t* h, uint32_t hbh_len, uint64_t a,
-                                            uint64_t b) {
+    [[gnu::noinline]] uint8_t new_reference(const uint8_t* h, uint32_t hbh_len) {
         if (!standard_one_trace(h, hbh_len)) return 0;
-        ref.sig[0] = a;
-        ref.sig[1] = b;
+        uint64_t a, b;
+        std::memcpy(&a, h, 8);
+        std::memcpy(&b, h + 8, 8);
+        ref.sig[0] = a & kSigMask[0];
+        ref.sig[1] = b & kSigMask[1];
         const bool pad = kStdIoamOptOff + 2 + h[kStdIoamOptOff + 1] != hbh_len;
         ref.tail_mask = pad ? ~0u : 0u;
         ref.tail = pad ? kPadN4 : 0u;
@@ -476,6 +520,9 @@ struct Worker {
     bool fused_decap(const Snapshot& s, rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
                      const uint64_t* fib_nhs, const NextHop** hops, FusedFill& ff, FillCache& fc,
                      InnerBurst& inner);
+    template <bool kDepth>
+    void fused_send(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb, const NextHop* const* hops,
+                    FusedFill& ff, FillCache& fc);
     // What the fused path keeps from burst to burst, for the traffic of a
     // transit node, whose bursts differ in nothing a fill reads: the
     // reference header of FusedBurst::one_trace, the claim it got
@@ -1778,11 +1825,14 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
     uint32_t off = kIp6;
     if (next == wire::kProtoHopByHop) {
         if (m->nb_segs != 1) return false;
-        if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
-        if (!(fb.allowed & FusedBurst::kTrace)) return false;
-        // parse_ipv6's HbhTruncated checks (a zero payload length, a
-        // jumbogram, fails the first), then layout and option.
-        if (l3_len < kIp6 + 8) return false;
+        // Whether the port and origin allow kTrace, and parse_ipv6's first
+        // HbhTruncated check (a zero payload length, a jumbogram, fails it).
+        if (l3_len < fb.trace_min_l3) [[unlikely]] {
+            if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
+            if (fb.allowed & FusedBurst::kTrace) fb.trace_min_l3 = kIp6 + 8;
+            if (l3_len < fb.trace_min_l3) return false;
+        }
+        // The second, then layout and option.
         const uint32_t hbh_len = (uint32_t(ip[kIp6 + 1]) + 1) * 8;
         if (kIp6 + hbh_len > l3_len) return false;
         kind = fb.one_trace(ip + kIp6, hbh_len);
@@ -2067,6 +2117,137 @@ void Worker::fused_commit(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
     return inner.plain && routes.ok;
 }
 
+// fused_commit for a burst without tunnel ends, sent in runs to one port
+// as append_runs sends (its own loop: a run of traces with one claim has a
+// tighter loop inside). A trace with the previous one's claim, going out
+// the same way, is filled from a copy of that claim in registers: fc itself
+// would be read again after every write into a packet (which might alias
+// it). fused_fill's other cases may change the claim; the copy follows.
+// Out of line: its loops get registers of their own (3 instructions per
+// packet fewer than inlined into forward_plain).
+template <bool kDepth>
+[[gnu::noinline]] void Worker::fused_send(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
+                        const NextHop* const* hops, FusedFill& ff, FillCache& fc) {
+    struct Claim {
+        // The port of fc's word_egress when its plan patches the hop limit
+        // into its one word (0x800000, the commonest type), and of its
+        // fill_egress: or a value no port has. Every Filled claim may take
+        // write_node_data.
+        uint32_t word_port, fill_port;
+        uint16_t flags, at;
+        uint32_t word;
+    };
+    auto claim_of = [](const FillCache& f) {
+        Claim k;
+        k.word_port = f.plan.hl_mask ? f.word_egress - 1 : FillCache::kNoClaim;
+        k.fill_port = f.fill_egress - 1;
+        std::memcpy(&k.flags, f.flags, 2);
+        k.at = f.at;
+        k.word = f.plan.word;
+        return k;
+    };
+    Claim c = claim_of(fc);
+    QueueAhead ahead;
+    constexpr uint32_t kEth = sizeof(wire::EtherHdr);
+    constexpr uint32_t kTh = kEth + sizeof(wire::Ipv6Hdr) + kStdIoamOptOff + sizeof(wire::IoamOptHdr);
+    constexpr uint8_t kSameTrace = FusedBurst::kTrace | FusedBurst::kSame;
+    // A transit node's usual burst: every packet a trace like the previous
+    // one, so that the claim stays.
+    const bool all_same = fb.all_kind(n, kSameTrace);
+    uint32_t same_fills = n;  // less each packet not Filled with the previous trace's claim
+    // In runs to one port, as append_runs: the run's packets go to its
+    // buffer from `k0` on, and their segments are counted at its end (a
+    // trace is in one segment: fused_admit).
+    for (unsigned i = 0; i < n;) {
+        const uint16_t port = hops[i]->port;
+        TxBuffer& b = tx[port];
+        const unsigned first = i;
+        const unsigned k0 = b.n;
+        const unsigned end = std::min<unsigned>(n, i + (k0 < kBurst ? kBurst - k0 : 0));
+        rte_mbuf** const out = b.pkts + k0;
+        uint32_t more_segs = 0;  // segments beyond one per packet
+        // The run's packets from i on while they go to `port`, when every
+        // one of the burst's packets is a trace with the claim this one
+        // holds for the port: a loop that neither tests kinds nor calls
+        // anything (what it keeps in registers need not survive a call).
+        // Each is in one segment, so the queue depth grows by one from
+        // packet to packet.
+        auto same_claim = [&](auto fill) {
+            rte_mbuf* const* const run = pkts + i;
+            const NextHop* const* const run_hops = hops + i;
+            rte_mbuf** const run_out = out + (i - first);
+            const unsigned len = end - i;
+            const size_t data_off = kTh + c.at;
+            const uint32_t depth = kDepth ? ahead.depth(tx, port) : 0;
+            unsigned j = 0;
+            for (; j < len; ++j) {
+                const NextHop* nh = run_hops[j];
+                if (nh->port != port) break;
+                rte_mbuf* m = run[j];
+                uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
+                const uint8_t hop_limit = uint8_t(f[kEth + 7] - 1);
+                write_plain_headers(f, *nh);
+                std::memcpy(f + kTh + 2, &c.flags, 2);
+                fill(f + data_off, hop_limit, depth + j);
+                run_out[j] = m;
+            }
+            if (kDepth) ahead.sent(port, uint16_t(j));
+            i += j;
+        };
+        auto in_run = [&] { return i < end && hops[i]->port == port; };
+        while (in_run()) {
+            if (all_same && port == c.word_port) {
+                same_claim([&](uint8_t* p, uint8_t hop_limit, uint32_t) {
+                    const uint32_t v = c.word | uint32_t(hop_limit) << kNodeWordHopShift;
+                    std::memcpy(p, &v, 4);
+                });
+                if (!in_run()) break;
+            } else if (all_same && port == c.fill_port) {
+                // The plan out of fc, which the writes might alias.
+                const FillPlan plan = fc.plan;
+                same_claim([&](uint8_t* p, uint8_t hop_limit, uint32_t depth) {
+                    write_node_data(p, plan, hop_limit, depth);
+                });
+                if (!in_run()) break;
+            }
+            // Any other packet (it may change the claim).
+            rte_mbuf* m = pkts[i];
+            const NextHop& nh = *hops[i];
+            uint32_t depth = 0;
+            if constexpr (kDepth) {
+                depth = ahead.depth(tx, port);
+                ahead.sent(port, m->nb_segs);
+            }
+            uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
+            const uint8_t kind = fb.kind[i];
+            const uint8_t hop_limit = uint8_t(f[kEth + 7] - 1);
+            more_segs += m->nb_segs - 1u;
+            if (kind == kSameTrace && port == c.word_port) {
+                std::memcpy(f + kTh + 2, &c.flags, 2);
+                const uint32_t v = c.word | uint32_t(hop_limit) << kNodeWordHopShift;
+                std::memcpy(f + kTh + c.at, &v, 4);
+            } else if (kind == kSameTrace && port == c.fill_port) {
+                std::memcpy(f + kTh + 2, &c.flags, 2);
+                write_node_data(f + kTh + c.at, fc.plan, hop_limit, depth);
+            } else {
+                --same_fills;
+                if (kind) {
+                    fused_fill(ff, fc, f + kEth, kind, true, port, depth);
+                    c = claim_of(fc);
+                }
+            }
+            write_plain_headers(f, nh);
+            out[i - first] = m;
+            ++i;
+        }
+        const unsigned k = k0 + (i - first);
+        b.n = uint16_t(k);
+        b.segs += (i - first) + more_segs;
+        if (k >= kBurst) flush_tx(port);
+    }
+    ff.outcomes[unsigned(FillOutcome::Filled)] += same_fills;
+}
+
 // forward_plain's last passes for a burst with IOAM or tunnel packets:
 // route checks (tunnel ends need none), then one pass that fills, sends and
 // decapsulates in the burst's order, as stage_ioam_single, stage_output and
@@ -2100,32 +2281,39 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     }
     // forward_plain's route checks; and a trace leaving by an edge port is
     // stripped there (stage_output). Late: rest as forward_plain does.
-    // Nearly every packet of a burst has the previous one's next hop.
+    // Nearly every packet of a burst has the previous one's FIB result:
+    // its next hop and limits are kept, starting with result 0's.
     const NextHop* hops[kBurst];
     const size_t n_nexthops = s.nexthops.size();
-    const NextHop* last = nullptr;
-    const NextHop* refused = nullptr;  // the next hop that stopped the burst
-    uint32_t mtu = 0, trace_mtu = 0;  // of last's port; 0 for a trace to an edge
-    auto route = [&](uint16_t i, uint64_t idx) {
-        const NextHop& nh = s.nexthops[idx < n_nexthops ? idx : 0];
-        if (&nh != last) {
-            if (!nh.plain) {
-                refused = &nh;
-                return false;
-            }
-            mtu = nh.plain_mtu;
-            trace_mtu = s.ports[nh.port].edge ? 0 : mtu;
-            last = &nh;
+    uint64_t last_idx = 0;
+    const NextHop* last = &s.nexthops[0];
+    // last's plain_mtu (0 unless plain: the one compare refuses any other
+    // route), and for a trace 0 where last's port is an edge.
+    uint32_t mtu = 0, trace_mtu = 0;
+    auto limits = [&] {
+        mtu = last->plain_mtu;
+        trace_mtu = s.ports[last->port].edge ? 0 : mtu;
+    };
+    limits();
+    // `trace`: packet i has a trace (fb.kind[i] != 0 where not a tunnel end).
+    auto route = [&](uint16_t i, uint64_t idx, bool trace) {
+        if (idx != last_idx) [[unlikely]] {
+            last_idx = idx;
+            last = &s.nexthops[idx < n_nexthops ? idx : 0];
+            limits();
         }
-        hops[i] = &nh;
-        refused = &nh;
-        return l3_len[i] <= (fb.kind[i] ? trace_mtu : mtu);
+        hops[i] = last;
+        return l3_len[i] <= (trace ? trace_mtu : mtu);
     };
     InnerRoutes inner_routes{s, hops};
     uint16_t i = 0;
-    if (!fb.n_tunnel) {
+    if (fb.n_special == n && !fb.n_tunnel) {
+        // A transit node's usual: every packet has a trace.
         for (; i < n; ++i)
-            if (!route(i, fib_nhs[i])) break;
+            if (!route(i, fib_nhs[i], true)) break;
+    } else if (!fb.n_tunnel) {
+        for (; i < n; ++i)
+            if (!route(i, fib_nhs[i], fb.kind[i] != 0)) break;
     } else if (fb.n_tunnel != n) {
         // The inner packets' destinations took the tunnel ends' places in
         // the lookup when they may need them; else those were left out.
@@ -2134,13 +2322,13 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
                 if (inner_plain) inner_routes.route(i, fib_nhs[k++], fb.inner_l3[i]);
                 continue;
             }
-            if (!route(i, fib_nhs[k++])) break;
+            if (!route(i, fib_nhs[k++], fb.kind[i] != 0)) break;
         }
     } else {
         i = n;  // tunnel ends alone (a decapsulating node's usual): see fused_decap
     }
     if (i < n) {
-        rest_unless_local(*refused);
+        rest_unless_local(*hops[i]);  // the next hop that stopped the burst
         return false;
     }
 
@@ -2158,12 +2346,12 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         if (fb.n_tunnel)
             fused_commit<true, true>(pkts, n, fb, hops, ff, fc, inner);
         else
-            fused_commit<true, false>(pkts, n, fb, hops, ff, fc, inner);
+            fused_send<true>(pkts, n, fb, hops, ff, fc);
     } else {
         if (fb.n_tunnel)
             fused_commit<false, true>(pkts, n, fb, hops, ff, fc, inner);
         else
-            fused_commit<false, false>(pkts, n, fb, hops, ff, fc, inner);
+            fused_send<false>(pkts, n, fb, hops, ff, fc);
     }
     // The reference header and its claim go on together: both are of the
     // burst's last trace.
