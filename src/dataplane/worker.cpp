@@ -521,8 +521,9 @@ struct Worker {
                      const uint64_t* fib_nhs, const NextHop** hops, FusedFill& ff, FillCache& fc,
                      InnerBurst& inner);
     template <bool kDepth>
+    // `one`: the next hop of every packet, if they have one.
     void fused_send(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb, const NextHop* const* hops,
-                    FusedFill& ff, FillCache& fc);
+                    const NextHop* one, FusedFill& ff, FillCache& fc);
     // What the fused path keeps from burst to burst, for the traffic of a
     // transit node, whose bursts differ in nothing a fill reads: the
     // reference header of FusedBurst::one_trace, the claim it got
@@ -2127,7 +2128,8 @@ void Worker::fused_commit(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
 // packet fewer than inlined into forward_plain).
 template <bool kDepth>
 [[gnu::noinline]] void Worker::fused_send(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
-                        const NextHop* const* hops, FusedFill& ff, FillCache& fc) {
+                        const NextHop* const* hops, const NextHop* one, FusedFill& ff,
+                        FillCache& fc) {
     struct Claim {
         // The port of fc's word_egress when its plan patches the hop limit
         // into its one word (0x800000, the commonest type), and of its
@@ -2180,16 +2182,27 @@ template <bool kDepth>
             const size_t data_off = kTh + c.at;
             const uint32_t depth = kDepth ? ahead.depth(tx, port) : 0;
             unsigned j = 0;
-            for (; j < len; ++j) {
-                const NextHop* nh = run_hops[j];
-                if (nh->port != port) break;
+            auto one_packet = [&](const uint8_t(&eth)[sizeof NextHop::eth]) {
                 rte_mbuf* m = run[j];
                 uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
                 const uint8_t hop_limit = uint8_t(f[kEth + 7] - 1);
-                write_plain_headers(f, *nh);
+                write_plain_headers(f, eth);
                 std::memcpy(f + kTh + 2, &c.flags, 2);
                 fill(f + data_off, hop_limit, depth + j);
                 run_out[j] = m;
+            };
+            if (one) {
+                // Every packet has this next hop: the run is all the buffer
+                // takes, the Ethernet octets in registers.
+                uint8_t eth[sizeof NextHop::eth];
+                std::memcpy(eth, one->eth, sizeof eth);
+                for (; j < len; ++j) one_packet(eth);
+            } else {
+                for (; j < len; ++j) {
+                    const NextHop* nh = run_hops[j];
+                    if (nh->port != port) break;
+                    one_packet(nh->eth);
+                }
             }
             if (kDepth) ahead.sent(port, uint16_t(j));
             i += j;
@@ -2296,8 +2309,10 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     };
     limits();
     // `trace`: packet i has a trace (fb.kind[i] != 0 where not a tunnel end).
+    unsigned changes = 0;  // of last: at most 1, every packet has `last`
     auto route = [&](uint16_t i, uint64_t idx, bool trace) {
         if (idx != last_idx) [[unlikely]] {
+            ++changes;
             last_idx = idx;
             last = &s.nexthops[idx < n_nexthops ? idx : 0];
             limits();
@@ -2331,6 +2346,9 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         rest_unless_local(*hops[i]);  // the next hop that stopped the burst
         return false;
     }
+    // One change at most: every packet has `last` (a packet before the
+    // change would have had next hop 0, "no route", which refused it).
+    const NextHop* const one = changes <= 1 ? last : nullptr;
 
     // Every packet qualified: from here on they change.
     FusedFill ff{burst_hop(s, in_port, Origin::Wire)};
@@ -2346,12 +2364,12 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         if (fb.n_tunnel)
             fused_commit<true, true>(pkts, n, fb, hops, ff, fc, inner);
         else
-            fused_send<true>(pkts, n, fb, hops, ff, fc);
+            fused_send<true>(pkts, n, fb, hops, one, ff, fc);
     } else {
         if (fb.n_tunnel)
             fused_commit<false, true>(pkts, n, fb, hops, ff, fc, inner);
         else
-            fused_send<false>(pkts, n, fb, hops, ff, fc);
+            fused_send<false>(pkts, n, fb, hops, one, ff, fc);
     }
     // The reference header and its claim go on together: both are of the
     // burst's last trace.

@@ -293,6 +293,39 @@ TEST_F(FusedPath, PlainBurstsToOneAndToSeveralNextHops) {
     EXPECT_EQ(seen_db01, 5u);
 }
 
+// Like traces (the claim kept) to two next hops on two ports, in turns or
+// with the first the odd one out: each leaves by its own route's port with
+// its gateway's MAC, its node data written as the stages write it.
+TEST_F(FusedPath, TracesToSeveralNextHops) {
+    auto sp = snap(kTransitYaml);
+    const dp::Snapshot& s = *sp;
+    auto pkt = [&](const char* dst, uint8_t hop) {
+        Bytes h = std_hbh(17, 0x800000, 12, 2);
+        test::append(h, udp());
+        return Input{frame(s, 0, ipv6("db04::9", dst, 0, hop, h))};
+    };
+    std::vector<std::vector<Input>> bursts(3);
+    for (unsigned i = 0; i < 8; ++i) bursts[0].push_back(pkt("db03::2", uint8_t(30 + i)));
+    for (unsigned i = 0; i < 8; ++i)
+        bursts[1].push_back(pkt(i % 2 ? "db01::5" : "db03::2", uint8_t(40 + i)));
+    bursts[2].push_back(pkt("db01::5", 50));
+    for (unsigned i = 0; i < 7; ++i) bursts[2].push_back(pkt("db03::2", uint8_t(51 + i)));
+    Outcome out;
+    compare(s, 0, bursts, false, &out, false);
+    ASSERT_EQ(out.tx.size(), 24u);
+    EXPECT_EQ(out.stats.ioam[unsigned(dp::IoamEvent::TraceFilled)].get(), 24u);
+    const uint8_t to_db03[6] = {0x02, 0, 0, 0, 0x03, 0x00};
+    const uint8_t to_db01[6] = {0x02, 0, 0, 0, 0x01, 0x01};
+    unsigned seen_db01 = 0;
+    for (const TxFrame& f : out.tx) {
+        const bool db03 = f.bytes[kEth + 24 + 1] == 0x03;
+        EXPECT_EQ(f.port, db03 ? 1 : 0);
+        EXPECT_EQ(std::memcmp(f.bytes.data(), db03 ? to_db03 : to_db01, 6), 0);
+        seen_db01 += !db03;
+    }
+    EXPECT_EQ(seen_db01, 5u);
+}
+
 // The fused path keeps its node-data templates and claims from burst to
 // burst. Another snapshot (namespace data, port IOAM ids, node id) or a
 // new clock reading between bursts of the very same packets must show in
