@@ -93,6 +93,39 @@ struct Outcome {
     dp::WorkerStats stats;
 };
 
+// Three bursts of 8 packets to two routes, `a` and `b`: all to a; to a and
+// b in turns; to b first, then to a.
+std::vector<std::vector<Input>> two_route_bursts(
+    const std::function<Input(const char* dst, uint8_t hop)>& pkt, const char* a, const char* b) {
+    std::vector<std::vector<Input>> bursts(3);
+    for (unsigned i = 0; i < 8; ++i) bursts[0].push_back(pkt(a, uint8_t(30 + i)));
+    for (unsigned i = 0; i < 8; ++i) bursts[1].push_back(pkt(i % 2 ? b : a, uint8_t(40 + i)));
+    bursts[2].push_back(pkt(b, 50));
+    for (unsigned i = 0; i < 7; ++i) bursts[2].push_back(pkt(a, uint8_t(51 + i)));
+    return bursts;
+}
+
+struct RouteOut {
+    uint16_t port;
+    uint8_t gateway_mac[6];
+};
+
+// Each frame left by route b's port with its gateway's MAC if its
+// destination's second octet is `b_octet`, else by route a's; `want_b` by b.
+void expect_routes(const Outcome& out, const dp::Snapshot& s, const RouteOut& a, const RouteOut& b,
+                   uint8_t b_octet, unsigned want_b) {
+    unsigned by_b = 0;
+    for (const TxFrame& f : out.tx) {
+        const bool is_b = f.bytes[kEth + 24 + 1] == b_octet;
+        const RouteOut& r = is_b ? b : a;
+        EXPECT_EQ(f.port, r.port);
+        EXPECT_EQ(std::memcmp(f.bytes.data(), r.gateway_mac, 6), 0);
+        EXPECT_EQ(std::memcmp(f.bytes.data() + 6, s.ports[f.port].mac.addr_bytes, 6), 0);
+        by_b += is_b;
+    }
+    EXPECT_EQ(by_b, want_b);
+}
+
 class FusedPath : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -270,27 +303,11 @@ TEST_F(FusedPath, PlainBurstsToOneAndToSeveralNextHops) {
     auto pkt = [&](const char* dst, uint8_t hop) {
         return Input{frame(s, 0, ipv6("db04::9", dst, 17, hop, udp()))};
     };
-    std::vector<std::vector<Input>> bursts(3);
-    for (unsigned i = 0; i < 8; ++i) bursts[0].push_back(pkt("db03::2", uint8_t(30 + i)));
-    for (unsigned i = 0; i < 8; ++i)
-        bursts[1].push_back(pkt(i % 2 ? "db01::5" : "db03::2", uint8_t(40 + i)));
-    bursts[2].push_back(pkt("db01::5", 50));
-    for (unsigned i = 0; i < 7; ++i) bursts[2].push_back(pkt("db03::2", uint8_t(51 + i)));
     Outcome out;
-    compare(s, 0, bursts, false, &out, false);
+    compare(s, 0, two_route_bursts(pkt, "db03::2", "db01::5"), false, &out, false);
     ASSERT_EQ(out.tx.size(), 24u);
-    const uint8_t to_db03[6] = {0x02, 0, 0, 0, 0x03, 0x00};
-    const uint8_t to_db01[6] = {0x02, 0, 0, 0, 0x01, 0x01};
-    unsigned seen_db01 = 0;
-    for (const TxFrame& f : out.tx) {
-        // The destination's last octet names the route: 2 is db03::2.
-        const bool db03 = f.bytes[kEth + 24 + 15] == 2;
-        EXPECT_EQ(f.port, db03 ? 1 : 0);
-        EXPECT_EQ(std::memcmp(f.bytes.data(), db03 ? to_db03 : to_db01, 6), 0);
-        EXPECT_EQ(std::memcmp(f.bytes.data() + 6, s.ports[f.port].mac.addr_bytes, 6), 0);
-        seen_db01 += !db03;
-    }
-    EXPECT_EQ(seen_db01, 5u);
+    expect_routes(out, s, {1, {0x02, 0, 0, 0, 0x03, 0x00}}, {0, {0x02, 0, 0, 0, 0x01, 0x01}}, 0x01,
+                  5);
 }
 
 // Like traces (the claim kept) to two next hops on two ports, in turns or
@@ -304,26 +321,12 @@ TEST_F(FusedPath, TracesToSeveralNextHops) {
         test::append(h, udp());
         return Input{frame(s, 0, ipv6("db04::9", dst, 0, hop, h))};
     };
-    std::vector<std::vector<Input>> bursts(3);
-    for (unsigned i = 0; i < 8; ++i) bursts[0].push_back(pkt("db03::2", uint8_t(30 + i)));
-    for (unsigned i = 0; i < 8; ++i)
-        bursts[1].push_back(pkt(i % 2 ? "db01::5" : "db03::2", uint8_t(40 + i)));
-    bursts[2].push_back(pkt("db01::5", 50));
-    for (unsigned i = 0; i < 7; ++i) bursts[2].push_back(pkt("db03::2", uint8_t(51 + i)));
     Outcome out;
-    compare(s, 0, bursts, false, &out, false);
+    compare(s, 0, two_route_bursts(pkt, "db03::2", "db01::5"), false, &out, false);
     ASSERT_EQ(out.tx.size(), 24u);
     EXPECT_EQ(out.stats.ioam[unsigned(dp::IoamEvent::TraceFilled)].get(), 24u);
-    const uint8_t to_db03[6] = {0x02, 0, 0, 0, 0x03, 0x00};
-    const uint8_t to_db01[6] = {0x02, 0, 0, 0, 0x01, 0x01};
-    unsigned seen_db01 = 0;
-    for (const TxFrame& f : out.tx) {
-        const bool db03 = f.bytes[kEth + 24 + 1] == 0x03;
-        EXPECT_EQ(f.port, db03 ? 1 : 0);
-        EXPECT_EQ(std::memcmp(f.bytes.data(), db03 ? to_db03 : to_db01, 6), 0);
-        seen_db01 += !db03;
-    }
-    EXPECT_EQ(seen_db01, 5u);
+    expect_routes(out, s, {1, {0x02, 0, 0, 0, 0x03, 0x00}}, {0, {0x02, 0, 0, 0, 0x01, 0x01}}, 0x01,
+                  5);
 }
 
 // The fused path keeps its node-data templates and claims from burst to
@@ -553,30 +556,15 @@ TEST_F(FusedPath, InnerPacketsToSeveralNextHops) {
         test::append(h, ipv6("db01::1", inner_dst, 17, hop, udp()));
         return Input{frame(s, 0, ipv6("db01::2", "db02::2", 0, 61, h))};
     };
-    std::vector<std::vector<Input>> bursts(3);
-    for (unsigned i = 0; i < 8; ++i)
-        bursts[0].push_back(tunnel_to(i % 2 ? "db05::5" : "db04::5", uint8_t(30 + i)));
-    for (unsigned i = 0; i < 8; ++i)
-        bursts[1].push_back(i == 2 ? Input{frame(s, 0, ipv6("db02::9", "db01::6", 17, 9, udp()))}
-                                   : tunnel_to(i % 2 ? "db05::5" : "db04::5", uint8_t(40 + i)));
-    bursts[2].push_back(tunnel_to("db05::5", 50));
-    for (unsigned i = 0; i < 7; ++i) bursts[2].push_back(tunnel_to("db04::5", uint8_t(51 + i)));
+    auto bursts = two_route_bursts(tunnel_to, "db04::5", "db05::5");
+    // A plain packet for db01::/64, routed as db04::/64 is.
+    bursts[1][2] = {frame(s, 0, ipv6("db02::9", "db01::6", 17, 9, udp()))};
     Outcome out;
     compare(s, 0, bursts, false, &out, false);
     ASSERT_EQ(out.tx.size(), 24u);
     EXPECT_EQ(out.stats.ioam[unsigned(dp::IoamEvent::Decapsulated)].get(), 23u);
-    const uint8_t via_db02_1[6] = {0x02, 0, 0, 0, 0x02, 0x01};
-    const uint8_t via_db03_2[6] = {0x02, 0, 0, 0, 0x00, 0x04};
-    unsigned to_db05 = 0;
-    for (const TxFrame& f : out.tx) {
-        // The destination's second octet names the route: 0x05 is db05::/64.
-        const bool db05 = f.bytes[kEth + 24 + 1] == 0x05;
-        EXPECT_EQ(f.port, db05 ? 1 : 0);
-        EXPECT_EQ(std::memcmp(f.bytes.data(), db05 ? via_db03_2 : via_db02_1, 6), 0);
-        EXPECT_EQ(std::memcmp(f.bytes.data() + 6, s.ports[f.port].mac.addr_bytes, 6), 0);
-        to_db05 += db05;
-    }
-    EXPECT_EQ(to_db05, 9u);
+    expect_routes(out, s, {0, {0x02, 0, 0, 0, 0x02, 0x01}}, {1, {0x02, 0, 0, 0, 0x00, 0x04}}, 0x05,
+                  5);
 }
 
 // One packet the fused path must not take, at the front, middle or end of a
