@@ -513,7 +513,7 @@ struct Worker {
         rte_mbuf* pkts[kBurst];
         const NextHop* hops[kBurst];
     };
-    template <bool kDepth, bool kTunnels, bool kOnlyTunnels = false>
+    template <bool kDepth, bool kOnlyTunnels = false>
     void fused_commit(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
                       const NextHop* const* hops, FusedFill& ff, FillCache& fc,
                       InnerBurst& inner);
@@ -2028,25 +2028,25 @@ void Worker::fused_begin(const Snapshot& s, uint16_t in_port, FillCache& fc) {
 }
 
 // fused_forward's pass that fills, sends and decapsulates, in the burst's
-// order. kDepth: some trace has the queue depth field (FusedBurst::
-// queue_depth), so what is queued ahead is tracked; kTunnels: some packet
-// is a tunnel end; kOnlyTunnels: every packet is (a decapsulating node's
-// usual burst), and the loop is that of a tunnel end alone. Returns the
-// inner packets left in `inner`.
-template <bool kDepth, bool kTunnels, bool kOnlyTunnels>
+// order, for a burst with tunnel ends (fused_send takes the others).
+// kDepth: some trace has the queue depth field (FusedBurst::queue_depth),
+// so what is queued ahead is tracked; kOnlyTunnels: every packet is a
+// tunnel end (a decapsulating node's usual burst), and the loop is that of
+// a tunnel end alone. Returns the inner packets left in `inner`.
+template <bool kDepth, bool kOnlyTunnels>
 void Worker::fused_commit(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
                           const NextHop* const* hops, FusedFill& ff, FillCache& fc,
                           InnerBurst& inner) {
     QueueAhead ahead;
     uint32_t same_fills = 0;  // Filled, with the previous trace's claim
-    // kTunnels: what the loop keeps of `inner` in locals, which the octets
+    // What the loop keeps of `inner` in locals, which the octets
     // written into packets cannot be taken to change.
     const bool inner_plain = inner.plain;
     uint16_t n_inner = inner.n;
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
         const uint8_t kind = fb.kind[i];
-        if (kOnlyTunnels || (kTunnels && (kind & FusedBurst::kTunnel))) {
+        if (kOnlyTunnels || (kind & FusedBurst::kTunnel)) {
             uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
             uint8_t* ip = d + sizeof(wire::EtherHdr);
             // Filled as its destination node: no egress (0), like Linux's
@@ -2099,7 +2099,7 @@ void Worker::fused_commit(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
         enqueue(m, p);
     }
     ff.outcomes[unsigned(FillOutcome::Filled)] += same_fills;
-    if constexpr (kTunnels && !kOnlyTunnels) inner.n = n_inner;
+    if constexpr (!kOnlyTunnels) inner.n = n_inner;
 }
 
 // fused_forward's route test and fused_commit for a burst of tunnel ends
@@ -2113,7 +2113,7 @@ void Worker::fused_commit(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
     InnerRoutes routes{s, hops};
     if (inner.plain)
         for (uint16_t i = 0; i < n; ++i) routes.route(i, fib_nhs[i], fb.inner_l3[i]);
-    fused_commit<false, true, true>(pkts, n, fb, nullptr, ff, fc, inner);
+    fused_commit<false, true>(pkts, n, fb, nullptr, ff, fc, inner);
     if (routes.one) inner.one_hop = routes.hop;
     return inner.plain && routes.ok;
 }
@@ -2362,12 +2362,12 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         inner_ok = fused_decap(s, pkts, n, fb, fib_nhs, hops, ff, fc, inner);
     } else if (fb.queue_depth) {
         if (fb.n_tunnel)
-            fused_commit<true, true>(pkts, n, fb, hops, ff, fc, inner);
+            fused_commit<true>(pkts, n, fb, hops, ff, fc, inner);
         else
             fused_send<true>(pkts, n, fb, hops, one, ff, fc);
     } else {
         if (fb.n_tunnel)
-            fused_commit<false, true>(pkts, n, fb, hops, ff, fc, inner);
+            fused_commit<false>(pkts, n, fb, hops, ff, fc, inner);
         else
             fused_send<false>(pkts, n, fb, hops, one, ff, fc);
     }
