@@ -520,8 +520,8 @@ struct Worker {
     bool fused_decap(const Snapshot& s, rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
                      const uint64_t* fib_nhs, const NextHop** hops, FusedFill& ff, FillCache& fc,
                      InnerBurst& inner);
-    template <bool kDepth>
     // `one`: the next hop of every packet, if they have one.
+    template <bool kDepth>
     void fused_send(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb, const NextHop* const* hops,
                     const NextHop* one, FusedFill& ff, FillCache& fc);
     // What the fused path keeps from burst to burst, for the traffic of a
@@ -1470,7 +1470,8 @@ inline bool odd_first_octet(uint8_t b) { return uint8_t(b + 2) <= 2; }
 // from it on: true, with the packet's length (header included) in `l3` and
 // the destination's halves as loaded, when a plain forward may take it.
 // The tunnel ends' inner packets get them too (fused_admit).
-// kColdOdd: odd_addresses out of line (fused_admit's inner packets).
+// kColdOdd: odd_addresses out of line, where registers are scarce (the
+// plain header pass, fused_admit's inner packets).
 template <bool kColdOdd = false>
 [[gnu::always_inline]] inline bool plain_ipv6(const wire::Ipv6Hdr* ip, uint32_t avail,
                                               uint32_t& l3, uint64_t& dst_hi, uint64_t& dst_lo) {
@@ -1785,15 +1786,16 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     // after every write into a packet (which might alias it). When it takes
     // every packet of the burst without a queue depth to note, each packet
     // is that one insertion to that one port, with nothing to ask.
-    if (n_plans == 1 && plans[0].inserted == n && !queue_depth) {
+    if (n_plans == 1) {
         const InsertHot hot(plans[0]);
-        const uint16_t port = plans[0].out_port;
-        append_runs(
-            pkts, n, [port](uint16_t) { return port; },
-            [&](uint16_t j) { insert_header(pkts[j], hot, l3_len[j], 0); });
-    } else if (n_plans == 1) {
-        const InsertHot hot(plans[0]);
-        commit([&](uint16_t) -> const InsertHot& { return hot; });
+        if (plans[0].inserted == n && !queue_depth) {
+            const uint16_t port = plans[0].out_port;
+            append_runs(
+                pkts, n, [port](uint16_t) { return port; },
+                [&](uint16_t j) { insert_header(pkts[j], hot, l3_len[j], 0); });
+        } else {
+            commit([&](uint16_t) -> const InsertHot& { return hot; });
+        }
     } else {
         commit([&](uint16_t j) -> const InsertPlan& { return *plan_of[j]; });
     }
