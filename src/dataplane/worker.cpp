@@ -22,6 +22,7 @@
 #include "common/byte_order.hpp"
 #include "common/ioam_wire.hpp"
 #include "common/trace_type.hpp"
+#include "dataplane/burst_scan.hpp"
 #include "dataplane/decap.hpp"
 #include "dataplane/hbh_parse.hpp"
 #include "dataplane/hbh_strip.hpp"
@@ -123,11 +124,17 @@ struct FusedBurst {
     // The last destination own_dst found to be ours, as in memory (all
     // ones, a multicast address forward_plain never asks about, until then).
     uint64_t own_last[2] = {~0ull, ~0ull};
+    // The packets with a kind, and the kTunnel ones among them: counted
+    // by tally once the header pass is over.
     uint8_t n_special = 0;
     uint8_t n_tunnel = 0;
     // The kinds the burst's port and origin allow; until asked, a negative
     // value without any kind's bit.
     int8_t allowed = INT8_MIN;
+    // The reference header's end, from the IPv6 header, once a packet of
+    // the burst has passed as kTrace (allowed, then); until then more
+    // than any length: same_trace's first compare.
+    uint32_t same_l3 = ~0u;
     // The least length a kTrace packet can have, its IPv6 header and a
     // Hop-by-Hop header's 8 octets, once fused_admit has found kTrace
     // allowed, else more than any: one compare for both.
@@ -151,17 +158,43 @@ struct FusedBurst {
     uint16_t inner_l3[kBurst];
 
     // fused_admit's RFC 6040 for tunnel end i (outer header `ip`, inner
-    // `in`) when it may change the inner codepoint: false for a drop, else
-    // kEcn in `kind` when it does. Out of line: the rare case.
-    [[gnu::noinline]] bool inner_ecn_of(const uint8_t* ip, const uint8_t* in, uint16_t i,
-                                        uint8_t& kind) {
+    // `in`) when it may change the inner codepoint: -1 for a drop, else
+    // the kind's bits to add, kEcn when it does change. Out of line: the
+    // rare case. (By value: a kind passed by reference would live in
+    // memory through the whole header pass.)
+    [[gnu::noinline]] int inner_ecn_of(const uint8_t* ip, const uint8_t* in, uint16_t i) {
         uint8_t ecn = ipv6_ecn(in);
-        if (!rfc6040_decapsulate(ipv6_ecn(ip), ecn)) return false;
-        if (ecn != ipv6_ecn(in)) {
-            kind |= kEcn;
-            inner_ecn[i] = ecn;
+        if (!rfc6040_decapsulate(ipv6_ecn(ip), ecn)) return -1;
+        if (ecn == ipv6_ecn(in)) return 0;
+        inner_ecn[i] = ecn;
+        return kEcn;
+    }
+
+    // n_special and n_tunnel for the burst's `n` packets: one pass over
+    // kind, rather than two counters in memory for fused_admit to add to.
+    // (kind is 0 past the n packets: no mask needed.)
+    void tally([[maybe_unused]] uint16_t n) {
+#ifdef __SSE2__
+        static_assert(kBurst == 32);
+        const __m128i zero = _mm_setzero_si128();
+        const __m128i tunnel = _mm_set1_epi8(char(kTunnel));
+        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kind));
+        const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kind + 16));
+        auto mask = [](__m128i l, __m128i h) {
+            return uint32_t(_mm_movemask_epi8(l)) | uint32_t(_mm_movemask_epi8(h)) << 16;
+        };
+        const uint32_t plain = mask(_mm_cmpeq_epi8(lo, zero), _mm_cmpeq_epi8(hi, zero));
+        const uint32_t ends = mask(_mm_cmpeq_epi8(_mm_and_si128(lo, tunnel), tunnel),
+                                   _mm_cmpeq_epi8(_mm_and_si128(hi, tunnel), tunnel));
+        n_special = uint8_t(std::popcount(~plain));
+        n_tunnel = uint8_t(std::popcount(ends));
+#else
+        n_special = n_tunnel = 0;
+        for (uint16_t i = 0; i < n; ++i) {
+            n_special += kind[i] != 0;
+            n_tunnel += (kind[i] & kTunnel) != 0;
         }
-        return true;
+#endif
     }
 
     // Every one of the burst's `n` packets is of kind `k`.
@@ -207,6 +240,18 @@ struct FusedBurst {
         // A header like the reference but for its PadN's content fails
         // standard_one_trace there too.
         return new_reference(h, hbh_len);
+    }
+
+    // one_trace's kTrace | kSame for the IPv6 packet at `ip` of length
+    // `l3_len`, once a packet of the burst has passed as kTrace: a header
+    // equal to the reference in its first 16 octets has its length, so
+    // the one compare with same_l3 stands for both of fused_admit's
+    // HbhTruncated checks and where the tail is.
+    bool same_trace(const uint8_t* ip, uint32_t l3_len) const {
+        if (l3_len < same_l3) return false;
+        uint32_t tail;
+        std::memcpy(&tail, ip + same_l3 - 4, 4);
+        return same_sig(ip + sizeof(wire::Ipv6Hdr)) && (tail & ref.tail_mask) == ref.tail;
     }
 
     // The first 16 octets of `h` under kSigMask are the reference's.
@@ -1597,9 +1642,18 @@ template <bool kFused>
                                                        const uint32_t* l3_len) {
     rte_fib6_lookup_bulk(s.fib, dsts, fib_nhs, n);
     have_nhs = true;
-    const NextHop* hops[kBurst];
     const size_t n_nexthops = s.nexthops.size();
     const uint64_t first = fib_nhs[0];
+    // Nearly always every packet has the first one's next hop and fits it:
+    // asked of the whole burst first, a vector at a time.
+    if (all_like_first(fib_nhs, n)) {
+        const NextHop& nh = s.nexthops[first < n_nexthops ? first : 0];
+        if (all_at_most(l3_len, n, nh.plain_mtu)) {
+            send_plain_one(*this, pkts, n, nh);
+            return true;
+        }
+    }
+    const NextHop* hops[kBurst];
     uint64_t others = 0;  // any bit set: not every packet has the first's next hop
     for (unsigned i = 0; i < n; ++i) {
         const NextHop& nh = s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0];
@@ -1680,6 +1734,7 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
             kNext)
             return false;
     }
+    fb.tally(n);
     fused_last = fb.n_special != 0;
     if (fb.n_special) return fused_forward(s, in_port, pkts, n, dsts, l3_len, fib_nhs, have_nhs, fb);
     return route_plain(s, in_port, pkts, n, origin, fib_nhs, have_nhs, dsts, l3_len);
@@ -1828,20 +1883,34 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
     uint32_t off = kIp6;
     if (next == wire::kProtoHopByHop) {
         if (m->nb_segs != 1) return false;
-        // Whether the port and origin allow kTrace, and parse_ipv6's first
-        // HbhTruncated check (a zero payload length, a jumbogram, fails it).
-        if (l3_len < fb.trace_min_l3) [[unlikely]] {
-            if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
-            if (fb.allowed & FusedBurst::kTrace) fb.trace_min_l3 = kIp6 + 8;
-            if (l3_len < fb.trace_min_l3) return false;
+        if (fb.same_trace(ip, l3_len)) [[likely]] {
+            // A transit node's usual, done here: with the kind a constant,
+            // GCC need not keep it in memory.
+            if (ip[kIp6] != wire::kProtoIpv6) {
+                fb.kind[i] = FusedBurst::kTrace | FusedBurst::kSame;
+                return true;
+            }
+            kind = FusedBurst::kTrace | FusedBurst::kSame;
+            off = fb.same_l3;
+        } else {
+            // Whether the port and origin allow kTrace, and parse_ipv6's
+            // first HbhTruncated check (a zero payload length, a jumbogram,
+            // fails it).
+            if (l3_len < fb.trace_min_l3) {
+                if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
+                if (fb.allowed & FusedBurst::kTrace) fb.trace_min_l3 = kIp6 + 8;
+                if (l3_len < fb.trace_min_l3) return false;
+            }
+            // The second, then layout and option.
+            const uint32_t hbh_len = (uint32_t(ip[kIp6 + 1]) + 1) * 8;
+            if (kIp6 + hbh_len > l3_len) return false;
+            kind = fb.one_trace(ip + kIp6, hbh_len);
+            if (!kind) return false;
+            off += hbh_len;
+            // The reference is this header now, and kTrace allowed.
+            fb.same_l3 = off;
         }
-        // The second, then layout and option.
-        const uint32_t hbh_len = (uint32_t(ip[kIp6 + 1]) + 1) * 8;
-        if (kIp6 + hbh_len > l3_len) return false;
-        kind = fb.one_trace(ip + kIp6, hbh_len);
-        if (!kind) return false;
         next = ip[kIp6];
-        off += hbh_len;
     }
     // Only where an IPv6 header follows can a tunnel end here, and only
     // then does it matter whether the packet is for the appliance: for any
@@ -1849,10 +1918,7 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
     // exactly the FIB's Local /128s, which are not plain). An ip6ip6
     // packet for another node is plain.
     if (next != wire::kProtoIpv6 || !fb.own_dst(own, dst)) {
-        if (kind) {
-            fb.kind[i] = kind;
-            ++fb.n_special;
-        }
+        fb.kind[i] = kind;
         return true;
     }
     if (m->nb_segs != 1) return false;
@@ -1865,10 +1931,12 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
     // (the inner version last: a plain inner header has passed it).
     if (off + kIp6 > l3_len) return false;
     const uint8_t* in = ip + off;
-    if (rfc6040_may_change(ipv6_ecn(ip)) && !fb.inner_ecn_of(ip, in, i, kind)) return false;
+    if (rfc6040_may_change(ipv6_ecn(ip))) {
+        const int ecn_kind = fb.inner_ecn_of(ip, in, i);
+        if (ecn_kind < 0) return false;
+        kind |= uint8_t(ecn_kind);
+    }
     fb.inner_off[i] = uint16_t(off);
-    // Apart from n_special's below: GCC would add both in a vector.
-    ++fb.n_tunnel;
     // What forward_plain's header pass would ask of the inner packet
     // once it is alone in its frame (trimmed to the outer packet): no
     // Hop-by-Hop header either, as fused_allowed admits no kind for
@@ -1892,7 +1960,6 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
     }
     kind |= FusedBurst::kTunnel;
     fb.kind[i] = kind;
-    ++fb.n_special;
     return true;
 }
 
@@ -2162,8 +2229,10 @@ template <bool kDepth>
     // In runs to one port, as append_runs: the run's packets go to its
     // buffer from `k0` on, and their segments are counted at its end (a
     // trace is in one segment: fused_admit).
+    // hops is unwritten where `one` is set.
+    auto hop = [&](unsigned i) { return one ? one : hops[i]; };
     for (unsigned i = 0; i < n;) {
-        const uint16_t port = hops[i]->port;
+        const uint16_t port = hop(i)->port;
         TxBuffer& b = tx[port];
         const unsigned first = i;
         const unsigned k0 = b.n;
@@ -2209,7 +2278,7 @@ template <bool kDepth>
             if (kDepth) ahead.sent(port, uint16_t(j));
             i += j;
         };
-        auto in_run = [&] { return i < end && hops[i]->port == port; };
+        auto in_run = [&] { return i < end && hop(i)->port == port; };
         while (in_run()) {
             if (all_same && port == c.word_port) {
                 same_claim([&](uint8_t* p, uint8_t hop_limit, uint32_t) {
@@ -2227,7 +2296,7 @@ template <bool kDepth>
             }
             // Any other packet (it may change the claim).
             rte_mbuf* m = pkts[i];
-            const NextHop& nh = *hops[i];
+            const NextHop& nh = *hop(i);
             uint32_t depth = 0;
             if constexpr (kDepth) {
                 depth = ahead.depth(tx, port);
@@ -2325,7 +2394,16 @@ bool Worker::fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     InnerRoutes inner_routes{s, hops};
     uint16_t i = 0;
     if (fb.n_special == n && !fb.n_tunnel) {
-        // A transit node's usual: every packet has a trace.
+        // A transit node's usual: every packet has a trace, and nearly
+        // always all have the first one's next hop and fit it. That is
+        // asked of the whole burst first; then hops stays unwritten, as
+        // fused_send needs only `one`.
+        if (all_like_first(fib_nhs, n)) {
+            last_idx = fib_nhs[0];
+            last = &s.nexthops[last_idx < n_nexthops ? last_idx : 0];
+            limits();
+            if (all_at_most(l3_len, n, trace_mtu)) i = n;
+        }
         for (; i < n; ++i)
             if (!route(i, fib_nhs[i], true)) break;
     } else if (!fb.n_tunnel) {

@@ -620,6 +620,22 @@ TEST_F(FusedPath, NearMissesLeaveTheBurstToTheStages) {
              b[kIp6 + 3] = 0;
              return b;
          }},
+        // Both HbhTruncated checks, against a header like the one before
+        // (the reference's length stands for them then).
+        {"payload ending inside the Hop-by-Hop header", false,
+         [&] {
+             Bytes b = good_transit(64);
+             const size_t payload = (b[kIp6 + 1] + 1u) * 8 - 8;
+             b[4] = uint8_t(payload >> 8);
+             b[5] = uint8_t(payload);
+             return b;
+         }},
+        {"payload length 0", false,
+         [&] {
+             Bytes b = good_transit(64);
+             b[4] = b[5] = 0;
+             return b;
+         }},
         {"hop limit 1", false, [&] { return good_transit(1); }},
         {"no route", false,
          [&] {
