@@ -5,6 +5,9 @@
 // that of the whole burst first spares the common case the per-packet
 // route loop (fetch the next hop, compare its MTU, note it per packet).
 
+#include <rte_mbuf.h>
+
+#include <algorithm>
 #include <cstdint>
 #ifdef __SSE4_1__
 #include <smmintrin.h>
@@ -57,6 +60,13 @@ inline bool all_at_most(const uint32_t* v, unsigned n, uint32_t limit) {
     uint32_t most = 0;
     for (unsigned i = 0; i < n; ++i) most = v[i] > most ? v[i] : most;
     return most <= limit;
+}
+
+// The least headroom of the n packets' first segments.
+inline uint16_t least_headroom(rte_mbuf* const* pkts, unsigned n) {
+    uint16_t least = UINT16_MAX;
+    for (unsigned i = 0; i < n; ++i) least = std::min(least, rte_pktmbuf_headroom(pkts[i]));
+    return least;
 }
 
 }  // namespace ioamfwd::dp

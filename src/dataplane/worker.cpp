@@ -452,6 +452,18 @@ struct Worker {
                                rte_mbuf* m, unsigned i, uint8_t* dst, uint32_t* l3_len,
                                const OwnAddresses::View* own = nullptr,
                                FusedBurst* fb = nullptr);
+    template <bool kTunnels>
+    bool fused_header_fast(const OwnMac& own_mac, rte_mbuf* m, unsigned i, uint8_t* dst,
+                           uint32_t* l3_len, FusedBurst& fb);
+    HeaderVerdict fused_header_slow(const PortView& port, Origin origin, const OwnMac& own_mac,
+                                    rte_mbuf* m, unsigned i, uint8_t* dst, uint32_t* l3_len,
+                                    const OwnAddresses::View& own, FusedBurst& fb);
+    bool forward_fused(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                       Origin origin, uint64_t* fib_nhs, bool& have_nhs) {
+        return fused_tunnels ? forward_fused<true>(s, in_port, pkts, n, origin, fib_nhs, have_nhs)
+                             : forward_fused<false>(s, in_port, pkts, n, origin, fib_nhs, have_nhs);
+    }
+    template <bool kTunnels>
     bool forward_fused(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                        Origin origin, uint64_t* fib_nhs, bool& have_nhs);
     bool route_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -580,6 +592,9 @@ struct Worker {
     // The last burst forward_fused finished had packets for the fused
     // path (forward_plain's hint).
     bool fused_last = false;
+    // ... and tunnel ends among them (forward_fused's hint: which header
+    // pass it runs).
+    bool fused_tunnels = false;
     static constexpr unsigned kFusedTemplates = 4;
     struct FusedTemplate {
         uint64_t key;    // FillCache::key
@@ -1645,13 +1660,14 @@ template <bool kFused>
     const size_t n_nexthops = s.nexthops.size();
     const uint64_t first = fib_nhs[0];
     // Nearly always every packet has the first one's next hop and fits it:
-    // asked of the whole burst first, a vector at a time.
-    if (all_like_first(fib_nhs, n)) {
-        const NextHop& nh = s.nexthops[first < n_nexthops ? first : 0];
-        if (all_at_most(l3_len, n, nh.plain_mtu)) {
-            send_plain_one(*this, pkts, n, nh);
-            return true;
-        }
+    // asked of the whole burst first, a vector at a time, once the first
+    // packet's route is plain (an encap route's burst is on its way to
+    // forward_inserting).
+    const NextHop& nh0 = s.nexthops[first < n_nexthops ? first : 0];
+    if (l3_len[0] <= nh0.plain_mtu && all_like_first(fib_nhs, n) &&
+        all_at_most(l3_len, n, nh0.plain_mtu)) {
+        send_plain_one(*this, pkts, n, nh0);
+        return true;
     }
     const NextHop* hops[kBurst];
     uint64_t others = 0;  // any bit set: not every packet has the first's next hop
@@ -1717,8 +1733,85 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     return route_plain(s, in_port, pkts, n, origin, fib_nhs, have_nhs, dsts, l3_len);
 }
 
+// plain_header<true> for the packets a transit node or a tunnel end nearly
+// always sees, with no call in it: its loop then keeps what it needs in
+// registers. A plain packet; a trace whose header is like the reference;
+// a tunnel end to the address of ours the last one went to, its ECN left
+// alone (rfc6040_may_change) and its inner packet plain. For those, what
+// fused_admit would make of them, and true. False for any other packet,
+// with nothing done that plain_header does not do again:
+// fused_header_slow decides it. Tunnel ends only with kTunnels: the tests
+// cost a transit node's loop registers.
+template <bool kTunnels>
+[[gnu::always_inline]] inline bool Worker::fused_header_fast(const OwnMac& own_mac, rte_mbuf* m,
+                                                             unsigned i, uint8_t* dst,
+                                                             uint32_t* l3_len, FusedBurst& fb) {
+    constexpr uint32_t kEth = sizeof(wire::EtherHdr);
+    constexpr uint32_t kIp6 = sizeof(wire::Ipv6Hdr);
+    if (rte_pktmbuf_data_len(m) < kEth + kIp6) return false;
+    const auto* eth = rte_pktmbuf_mtod(m, const wire::EtherHdr*);
+    if (load_be16(eth->ether_type) != wire::kEtherTypeIpv6 || !own_mac.takes(eth)) return false;
+    const auto* ip = reinterpret_cast<const wire::Ipv6Hdr*>(eth + 1);
+    const auto* p = reinterpret_cast<const uint8_t*>(ip);
+    if ((ip->vtc_flow[0] >> 4) != 6 || ip->hop_limit <= 1) return false;
+    if (unsigned(odd_first_octet(ip->src[0])) | unsigned(odd_first_octet(ip->dst[0])))
+        return false;
+    const uint32_t l3 = kIp6 + load_be16(ip->payload_len);
+    if (l3 > rte_pktmbuf_pkt_len(m) - kEth) return false;
+    const uint8_t next = ip->next_header;
+    const uint8_t* lookup = ip->dst;  // the burst's lookup key for this packet
+    uint8_t kind = 0;
+    uint32_t off = kIp6;  // where an IPv6 header would follow
+    if (next == wire::kProtoHopByHop) {
+        if (m->nb_segs != 1 || !fb.same_trace(p, l3)) return false;
+        kind = FusedBurst::kTrace | FusedBurst::kSame;
+        off = fb.same_l3;
+        if (p[kIp6] != wire::kProtoIpv6) off = 0;
+    } else if (next != wire::kProtoIpv6) {
+        off = 0;
+    }
+    if (off) {
+        if constexpr (!kTunnels) return false;
+        // A tunnel end, if for us (else the slow way: an ip6ip6 packet for
+        // another node, or another address of ours). own_last is set by
+        // a tunnel end fused_admit took, so the port allows them.
+        uint64_t hi, lo;
+        std::memcpy(&hi, ip->dst, 8);
+        std::memcpy(&lo, ip->dst + 8, 8);
+        if (((hi ^ fb.own_last[0]) | (lo ^ fb.own_last[1])) != 0) return false;
+        if (m->nb_segs != 1 || off + kIp6 > l3 ||
+            rfc6040_may_change(ipv6_ecn(p)) || !fb.inner_plain)
+            return false;
+        const auto* in = reinterpret_cast<const wire::Ipv6Hdr*>(p + off);
+        if ((in->vtc_flow[0] >> 4) != 6 || in->hop_limit <= 1 ||
+            (unsigned(odd_first_octet(in->src[0])) | unsigned(odd_first_octet(in->dst[0]))) ||
+            in->next_header == wire::kProtoHopByHop)
+            return false;
+        const uint32_t in_l3 = kIp6 + load_be16(in->payload_len);
+        if (in_l3 > l3 - off) return false;
+        fb.inner_off[i] = uint16_t(off);
+        fb.inner_l3[i] = uint16_t(in_l3);
+        lookup = in->dst;
+        kind |= FusedBurst::kTunnel;
+    }
+    fb.kind[i] = kind;
+    std::memcpy(dst, lookup, 16);
+    trim_frame(m, kEth + l3);
+    l3_len[i] = l3;
+    return true;
+}
+
+// plain_header<true> out of line, for what fused_header_fast leaves.
+[[gnu::noinline]] Worker::HeaderVerdict Worker::fused_header_slow(
+    const PortView& port, Origin origin, const OwnMac& own_mac, rte_mbuf* m, unsigned i,
+    uint8_t* dst, uint32_t* l3_len, const OwnAddresses::View& own, FusedBurst& fb) {
+    return plain_header<true>(port, origin, own_mac, m, i, dst, l3_len, &own, &fb);
+}
+
 // forward_plain's header pass with fused_admit; then the fused path if it
-// took any packet.
+// took any packet. kTunnels: the header pass expects tunnel ends (the last
+// burst had them); each its own function, for its own registers.
+template <bool kTunnels>
 [[gnu::noinline]] bool Worker::forward_fused(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
                                              uint16_t n, Origin origin, uint64_t* fib_nhs,
                                              bool& have_nhs) {
@@ -1730,11 +1823,12 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     const OwnMac own_mac(port, origin);
     for (uint16_t i = 0; i < n; ++i) {
         if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
-        if (plain_header<true>(port, origin, own_mac, pkts[i], i, dsts[i], l3_len, &own, &fb) !=
-            kNext)
+        if (!fused_header_fast<kTunnels>(own_mac, pkts[i], i, dsts[i], l3_len, fb) &&
+            fused_header_slow(port, origin, own_mac, pkts[i], i, dsts[i], l3_len, own, fb) != kNext)
             return false;
     }
     fb.tally(n);
+    fused_tunnels = fb.n_tunnel != 0;
     fused_last = fb.n_special != 0;
     if (fb.n_special) return fused_forward(s, in_port, pkts, n, dsts, l3_len, fib_nhs, have_nhs, fb);
     return route_plain(s, in_port, pkts, n, origin, fib_nhs, have_nhs, dsts, l3_len);
@@ -1764,6 +1858,23 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     const NextHop* last_nh = nullptr;
     InsertPlan* p = nullptr;
     uint16_t i = 0;
+    // Nearly always the whole burst takes the first packet's encap route,
+    // sampled in (freq 1/1) and fitting: asked of the whole burst first, a
+    // vector at a time. Then plan_of, hop_of and out_port stay unwritten
+    // (`whole`): the one-plan send below needs none of them.
+    bool whole = false;
+    if (const NextHop& nh = s.nexthops[fib_nhs[0] < n_nexthops ? fib_nhs[0] : 0];
+        !nh.plain && nh.kind == NextHop::Kind::Forward && nh.encap &&
+        all_like_first(fib_nhs, n) && (p = insert_plan(s, nh, n_plans))) {
+        last_nh = &nh;
+        if (p->freq_n == 1 && all_at_most(l3_len, n, p->max_l3) &&
+            least_headroom(pkts, n) >= p->grow) {
+            p->counter += n;
+            p->inserted = n;
+            whole = true;
+            i = n;
+        }
+    }
     for (; i < n; ++i) {
         const NextHop& nh = s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0];
         plan_of[i] = nullptr;
@@ -1819,6 +1930,11 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
 
     // Only a trace type with the queue depth field needs it.
     QueueAhead ahead;
+    if (whole && queue_depth)
+        for (unsigned j = 0; j < n; ++j) {
+            plan_of[j] = p;
+            out_port[j] = p->out_port;
+        }
     auto commit = [&](auto plan_for) {
         append_runs(
             pkts, n, [&](uint16_t j) { return out_port[j]; },

@@ -212,7 +212,16 @@ rte_mbuf* DpEnv::mbuf(const uint8_t* frame, size_t len, uint16_t headroom, bool 
 
 rte_mbuf* DpEnv::chain(const uint8_t* frame, size_t len, size_t split) {
     if (split > len) split = len;
-    rte_mbuf* head = mbuf(frame, split);
+    // The first segment's buffer holds the rest of the frame too, past its
+    // data_len where it fits: code that read beyond a segment would find
+    // the octets it expects there, so only its segment checks stop it.
+    rte_mbuf* head = mbuf(frame, len);
+    if (head) {
+        head->data_len = uint16_t(split);
+        head->pkt_len = uint32_t(split);
+    } else {
+        head = mbuf(frame, split);
+    }
     if (!head) return nullptr;
     rte_mbuf* tail = mbuf(frame + split, len - split);
     if (!tail) {

@@ -61,7 +61,8 @@ public:
     rte_mbuf* mbuf(const uint8_t* frame, size_t len, uint16_t headroom = RTE_PKTMBUF_HEADROOM,
                    bool no_tailroom = false);
     /// A two-segment chain: octets [0, split) in the first, the rest in the second
-    /// (either may be empty).
+    /// (either may be empty). The first buffer also holds the rest past its
+    /// data_len, when it fits.
     rte_mbuf* chain(const uint8_t* frame, size_t len, size_t split);
 
     /// Frames transmitted since the last take_tx(), in order.

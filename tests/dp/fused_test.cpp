@@ -488,6 +488,12 @@ TEST_F(FusedPath, InnerPacketsForwardedInPlaceUnlessOneIsNotPlain) {
     };
     const std::vector<Miss> misses = {
         {"hop limit 1", [&] { return good(1); }},
+        {"not IPv6",
+         [&] {
+             Bytes b = good(40);
+             b[0] = uint8_t(0x40 | (b[0] & 0x0f));
+             return b;
+         }},
         {"multicast destination", [&] { return ipv6("db01::1", "ff0e::1", 17, 40, udp()); }},
         {"link-local source", [&] { return ipv6("fe80::1", "db04::5", 17, 40, udp()); }},
         {"for us", [&] { return ipv6("db01::1", "db02::2", 17, 40, udp()); }},
@@ -533,10 +539,13 @@ TEST_F(FusedPath, InnerPacketsForwardedInPlaceUnlessOneIsNotPlain) {
     compare(s, 0, {{{frame(s, 0, tunnel_of(ipv6("db01::1", "db04::5", 17, 40, udp(1452))))}}},
             false, &out);
     EXPECT_EQ(out.tx.size(), 1u);
+    // After a burst of tunnel ends, as the next one: forward_fused then
+    // expects tunnel ends (its fast header pass for them).
     for (const Miss& miss : misses)
         for (int at : {0, 5, 11}) {
             SCOPED_TRACE(std::string(miss.name) + " at " + std::to_string(at));
             compare(s, 0, {burst_with(at, &miss)}, false);
+            compare(s, 0, {burst_with(-1, nullptr), burst_with(at, &miss)}, false);
         }
 }
 
@@ -680,6 +689,14 @@ TEST_F(FusedPath, NearMissesLeaveTheBurstToTheStages) {
                 burst.push_back({frame(s, 0, l3), i == at ? miss.split : 0});
             }
             compare(s, 0, {burst}, false);
+            // The same after a burst of good ones, which sets forward_fused
+            // expecting tunnel ends or traces alone.
+            std::vector<Input> good;
+            for (size_t i = 0; i < 12; ++i)
+                good.push_back({frame(s, 0,
+                                      miss.tunnel ? good_tunnel(uint8_t(i % 3), 2)
+                                                  : good_transit(uint8_t(10 + i)))});
+            compare(s, 0, {good, burst}, false);
         }
     }
     // A configuration that rules the path out: trace export, IOAM off on the

@@ -13,6 +13,7 @@
 // refuse (near misses) check that it refused it without a side effect: the
 // stages must then produce exactly what they produce on their own.
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
@@ -392,6 +393,28 @@ TEST_F(InsertTest, NearMissesGoToTheStagesUntouched) {
         bursts.push_back(b);
         // Enough bursts after it to outlast the fast path's rest.
         for (auto& more : bursts_of(std::vector<unsigned>(20, 3), good, seq)) bursts.push_back(more);
+        Outcome fast = compare(bursts);
+        EXPECT_GT(fast.fw->events(IoamEvent::Inserted), 40u);
+    }
+    // The misses on a route of their own burst's: every other packet of it
+    // takes that route (the whole-burst route test).
+    const std::vector<std::pair<const char*, std::string>> alone = {
+        {"headroom below the encap's growth (payload shift)", "db03::3"},
+        {"headroom below the inline growth", "db05::1"},
+        {"insertion beyond the MTU", "db03::3"},
+        {"hop limit 1", "db03::3"},
+    };
+    for (const auto& [what, route] : alone) {
+        SCOPED_TRACE(std::string(what) + ", the burst all to its route");
+        const Case& c = *std::find_if(cases.begin(), cases.end(),
+                                      [&](const Case& k) { return std::string(k.what) == what; });
+        unsigned seq = 1;
+        std::vector<Burst> bursts = bursts_of({4, 6}, {route}, seq);
+        Burst b = bursts_of({9}, {route}, seq)[0];
+        b.insert(b.begin() + 4, c.miss);
+        bursts.push_back(b);
+        for (auto& more : bursts_of(std::vector<unsigned>(20, 3), {route}, seq))
+            bursts.push_back(more);
         Outcome fast = compare(bursts);
         EXPECT_GT(fast.fw->events(IoamEvent::Inserted), 40u);
     }
