@@ -158,16 +158,17 @@ struct FusedBurst {
     uint16_t inner_l3[kBurst];
 
     // fused_admit's RFC 6040 for tunnel end i (outer header `ip`, inner
-    // `in`) when it may change the inner codepoint: -1 for a drop, else
-    // the kind's bits to add, kEcn when it does change. Out of line: the
-    // rare case. (By value: a kind passed by reference would live in
-    // memory through the whole header pass.)
-    [[gnu::noinline]] int inner_ecn_of(const uint8_t* ip, const uint8_t* in, uint16_t i) {
+    // `in`) when it may change the inner codepoint: false for a drop, else
+    // kEcn in `kind` when it does. Out of line: the rare case.
+    [[gnu::noinline]] bool inner_ecn_of(const uint8_t* ip, const uint8_t* in, uint16_t i,
+                                        uint8_t& kind) {
         uint8_t ecn = ipv6_ecn(in);
-        if (!rfc6040_decapsulate(ipv6_ecn(ip), ecn)) return -1;
-        if (ecn == ipv6_ecn(in)) return 0;
-        inner_ecn[i] = ecn;
-        return kEcn;
+        if (!rfc6040_decapsulate(ipv6_ecn(ip), ecn)) return false;
+        if (ecn != ipv6_ecn(in)) {
+            kind |= kEcn;
+            inner_ecn[i] = ecn;
+        }
+        return true;
     }
 
     // n_special and n_tunnel for the burst's `n` packets: one pass over
@@ -1999,34 +2000,23 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
     uint32_t off = kIp6;
     if (next == wire::kProtoHopByHop) {
         if (m->nb_segs != 1) return false;
-        if (fb.same_trace(ip, l3_len)) [[likely]] {
-            // A transit node's usual, done here: with the kind a constant,
-            // GCC need not keep it in memory.
-            if (ip[kIp6] != wire::kProtoIpv6) {
-                fb.kind[i] = FusedBurst::kTrace | FusedBurst::kSame;
-                return true;
-            }
-            kind = FusedBurst::kTrace | FusedBurst::kSame;
-            off = fb.same_l3;
-        } else {
-            // Whether the port and origin allow kTrace, and parse_ipv6's
-            // first HbhTruncated check (a zero payload length, a jumbogram,
-            // fails it).
-            if (l3_len < fb.trace_min_l3) {
-                if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
-                if (fb.allowed & FusedBurst::kTrace) fb.trace_min_l3 = kIp6 + 8;
-                if (l3_len < fb.trace_min_l3) return false;
-            }
-            // The second, then layout and option.
-            const uint32_t hbh_len = (uint32_t(ip[kIp6 + 1]) + 1) * 8;
-            if (kIp6 + hbh_len > l3_len) return false;
-            kind = fb.one_trace(ip + kIp6, hbh_len);
-            if (!kind) return false;
-            off += hbh_len;
-            // The reference is this header now, and kTrace allowed.
-            fb.same_l3 = off;
+        // Whether the port and origin allow kTrace, and parse_ipv6's first
+        // HbhTruncated check (a zero payload length, a jumbogram, fails it).
+        if (l3_len < fb.trace_min_l3) [[unlikely]] {
+            if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
+            if (fb.allowed & FusedBurst::kTrace) fb.trace_min_l3 = kIp6 + 8;
+            if (l3_len < fb.trace_min_l3) return false;
         }
+        // The second, then layout and option.
+        const uint32_t hbh_len = (uint32_t(ip[kIp6 + 1]) + 1) * 8;
+        if (kIp6 + hbh_len > l3_len) return false;
+        kind = fb.one_trace(ip + kIp6, hbh_len);
+        if (!kind) return false;
         next = ip[kIp6];
+        off += hbh_len;
+        // The reference is this header now, and kTrace allowed: the next
+        // ones like it may take fused_header_fast's same_trace.
+        fb.same_l3 = off;
     }
     // Only where an IPv6 header follows can a tunnel end here, and only
     // then does it matter whether the packet is for the appliance: for any
@@ -2047,11 +2037,7 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
     // (the inner version last: a plain inner header has passed it).
     if (off + kIp6 > l3_len) return false;
     const uint8_t* in = ip + off;
-    if (rfc6040_may_change(ipv6_ecn(ip))) {
-        const int ecn_kind = fb.inner_ecn_of(ip, in, i);
-        if (ecn_kind < 0) return false;
-        kind |= uint8_t(ecn_kind);
-    }
+    if (rfc6040_may_change(ipv6_ecn(ip)) && !fb.inner_ecn_of(ip, in, i, kind)) return false;
     fb.inner_off[i] = uint16_t(off);
     // What forward_plain's header pass would ask of the inner packet
     // once it is alone in its frame (trimmed to the outer packet): no
