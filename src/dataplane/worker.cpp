@@ -2289,6 +2289,55 @@ void Worker::fused_commit(rte_mbuf** pkts, uint16_t n, const FusedBurst& fb,
     return inner.plain && routes.ok;
 }
 
+#ifdef __SSE2__
+// write_node_data for node data of 16 to 96 octets, with the template's
+// octets in vector registers: kHead 16-octet pieces from the start, then
+// the 16 that end the data (overlapping the last piece unless the length
+// is a multiple of 16). For a run of traces with one claim, where the
+// template would otherwise be read again for every packet.
+template <unsigned kHead>
+struct NodeDataInRegisters {
+    explicit NodeDataInRegisters(const FillPlan& f)
+        : tail_off(f.len - 16), hl(f.hl), hl_wide(f.hl_wide), qd(f.qd) {
+        for (unsigned k = 0; k < kHead; ++k)
+            head[k] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(f.data + 16 * k));
+        tail = _mm_loadu_si128(reinterpret_cast<const __m128i*>(f.data + tail_off));
+    }
+    void operator()(uint8_t* p, uint8_t hop_limit, uint32_t queue_depth) const {
+        for (unsigned k = 0; k < kHead; ++k)
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 16 * k), head[k]);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p + tail_off), tail);
+        if (hl >= 0) p[hl] = hop_limit;
+        if (hl_wide >= 0) p[hl_wide] = hop_limit;
+        if (qd >= 0) store_be32(p + qd, queue_depth);
+    }
+    __m128i head[kHead > 0 ? kHead : 1];
+    __m128i tail;
+    unsigned tail_off;
+    int16_t hl, hl_wide, qd;
+};
+#endif
+
+// `run(fill)` with a fill for the plan's node data (what write_node_data
+// writes): from vector registers for 16 to 96 octets.
+template <class Run>
+[[gnu::always_inline]] inline void with_node_data(const FillPlan& plan, Run run) {
+#ifdef __SSE2__
+    switch (plan.len >= 16 && plan.len <= 96 ? (plan.len - 1) / 16 : 6u) {
+        case 0: return run(NodeDataInRegisters<0>(plan));
+        case 1: return run(NodeDataInRegisters<1>(plan));
+        case 2: return run(NodeDataInRegisters<2>(plan));
+        case 3: return run(NodeDataInRegisters<3>(plan));
+        case 4: return run(NodeDataInRegisters<4>(plan));
+        case 5: return run(NodeDataInRegisters<5>(plan));
+        default: break;
+    }
+#endif
+    run([&plan](uint8_t* p, uint8_t hop_limit, uint32_t queue_depth) {
+        write_node_data(p, plan, hop_limit, queue_depth);
+    });
+}
+
 // fused_commit for a burst without tunnel ends, sent in runs to one port
 // as append_runs sends (its own loop: a run of traces with one claim has a
 // tighter loop inside). A trace with the previous one's claim, going out
@@ -2390,10 +2439,7 @@ template <bool kDepth>
                 if (!in_run()) break;
             } else if (all_same && port == c.fill_port) {
                 // The plan out of fc, which the writes might alias.
-                const FillPlan plan = fc.plan;
-                same_claim([&](uint8_t* p, uint8_t hop_limit, uint32_t depth) {
-                    write_node_data(p, plan, hop_limit, depth);
-                });
+                with_node_data(fc.plan, same_claim);
                 if (!in_run()) break;
             }
             // Any other packet (it may change the claim).

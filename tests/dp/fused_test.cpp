@@ -293,6 +293,54 @@ TEST_F(FusedPath, TransitBurstsMixedWithPlain) {
     EXPECT_EQ(std::memcmp(f.data(), gw, 6), 0);
 }
 
+// Bursts of like traces of every node data length fused_send writes from
+// registers (16 to 96 octets in pieces of 16, the last overlapping) and
+// either side of it, with each patched field (hop limit, wide hop limit,
+// queue depth): the same octets as the stages, and the previous node's
+// data untouched.
+TEST_F(FusedPath, LikeTracesOfEveryNodeDataLength) {
+    auto sp = snap(kTransitYaml);
+    const dp::Snapshot& s = *sp;
+    struct Type {
+        uint32_t type;
+        uint16_t ns;
+        unsigned len;  // this node's octets: node data and snapshot
+    };
+    // Namespace 123's snapshot is 20 octets, 124's 64.
+    const std::vector<Type> types = {
+        {0x800000, 123, 4},   {0xc00000, 123, 8},   {0x008000, 123, 8},
+        {0xf00000, 123, 16},  {0xfe0000, 123, 28},  {0xff0000, 123, 32},
+        {0xff8000, 123, 40},  {0xffc000, 123, 48},  {0xffe000, 123, 56},
+        {0xfff000, 123, 60},  {0x820002, 123, 28},  {0xfff002, 123, 80},
+        {0xf80002, 124, 84},  {0xff0002, 124, 96},  {0xff8002, 124, 104},
+        {0xfff002, 124, 124},
+    };
+    for (const Type& t : types) {
+        SCOPED_TRACE(testing::Message() << std::hex << "type 0x" << t.type << std::dec << ", "
+                                        << t.len << " octets");
+        // Room for us and 4 octets more, then a previous node's 4 octets.
+        const unsigned size = t.len + 8;
+        std::vector<std::vector<Input>> bursts(2);
+        for (unsigned b = 0; b < 2; ++b)
+            for (unsigned i = 0; i < 12; ++i) {
+                Bytes h = std_hbh(17, t.type, size, t.len / 4 + 1, t.ns);
+                test::append(h, udp());
+                bursts[b].push_back(
+                    {frame(s, 0, ipv6("db04::9", "db03::2", 0, uint8_t(20 + i + b), h))});
+            }
+        Outcome out;
+        compare(s, 0, bursts, false, &out, false);
+        ASSERT_EQ(out.tx.size(), 24u);
+        EXPECT_EQ(out.stats.ioam[unsigned(dp::IoamEvent::TraceFilled)].get(), 24u);
+        // Our data between the room left (zeros) and the previous node's.
+        const Bytes& f = out.tx[23].bytes;
+        const size_t data = kEth + kIp6 + 16 + 4;
+        EXPECT_EQ(f[data - 1], 0);
+        EXPECT_EQ(f[data + t.len], 0xa5);
+        EXPECT_EQ(f[data + t.len + 3], 0xa5);
+    }
+}
+
 // Plain bursts: all to one next hop (sent with that hop's port and octets
 // kept for the burst) and to two on two ports in turns, or with the first
 // packet the odd one out. Each packet leaves by its own route's port with
