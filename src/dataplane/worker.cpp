@@ -104,6 +104,10 @@ struct FusedBurst {
         uint32_t tail_mask = 0;
         uint32_t tail = 1;
         bool queue_depth = false;  // its trace type has the queue depth field
+        // The header's end from the IPv6 header's start (FusedBurst::
+        // same_l3 once kTrace is allowed); more than any length until the
+        // first reference.
+        uint32_t end_l3 = ~0u;
     };
 
     // `ref`: the last kTrace header of the last burst that took this path,
@@ -131,9 +135,10 @@ struct FusedBurst {
     // The kinds the burst's port and origin allow; until asked, a negative
     // value without any kind's bit.
     int8_t allowed = INT8_MIN;
-    // The reference header's end, from the IPv6 header, once a packet of
-    // the burst has passed as kTrace (allowed, then); until then more
-    // than any length: same_trace's first compare.
+    // The reference header's end, from the IPv6 header, once kTrace is
+    // known to be allowed (forward_fused asks first; fused_admit notes the
+    // new reference's); until then more than any length: same_trace's
+    // first compare.
     uint32_t same_l3 = ~0u;
     // The least length a kTrace packet can have, its IPv6 header and a
     // Hop-by-Hop header's 8 octets, once fused_admit has found kTrace
@@ -282,6 +287,7 @@ struct FusedBurst {
         const bool pad = kStdIoamOptOff + 2 + h[kStdIoamOptOff + 1] != hbh_len;
         ref.tail_mask = pad ? ~0u : 0u;
         ref.tail = pad ? kPadN4 : 0u;
+        ref.end_l3 = uint32_t(sizeof(wire::Ipv6Hdr)) + hbh_len;
         // Type octet 0 (trace header octet 4) holds bits 0-7; bit 6 is 0x02.
         ref.queue_depth = (h[kStdIoamOptOff + sizeof(wire::IoamOptHdr) + 4] & 0x02) != 0;
         queue_depth |= ref.queue_depth;
@@ -609,6 +615,12 @@ struct Worker {
     uint64_t fused_generation = 0;
     uint16_t fused_in_port = 0;
     uint64_t fused_bursts = 0;  // bursts the fused path has filled
+    // The last burst's FusedBurst::own_last, an address of snapshot
+    // own_snap (generation own_generation): the next burst's tunnel ends
+    // to it take the fast header pass from the first on.
+    uint64_t own_last[2] = {~0ull, ~0ull};
+    const Snapshot* own_snap = nullptr;
+    uint64_t own_generation = 0;
     // forward_plain's route and send passes for a burst that also meets
     // encap routes; same contract as forward_plain.
     bool forward_inserting(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
@@ -1774,8 +1786,9 @@ template <bool kTunnels>
     if (off) {
         if constexpr (!kTunnels) return false;
         // A tunnel end, if for us (else the slow way: an ip6ip6 packet for
-        // another node, or another address of ours). own_last is set by
-        // a tunnel end fused_admit took, so the port allows them.
+        // another node, or another address of ours). own_last is only set
+        // where the port allows them (by fused_admit, or by forward_fused
+        // from the last burst's).
         uint64_t hi, lo;
         std::memcpy(&hi, ip->dst, 8);
         std::memcpy(&lo, ip->dst + 8, 8);
@@ -1822,6 +1835,17 @@ template <bool kTunnels>
     const PortView& port = s.ports[in_port];
     const OwnAddresses::View own = s.own_addresses();
     const OwnMac own_mac(port, origin);
+    // What the port and origin allow, asked once: a burst's first trace
+    // like the last burst's reference then takes the fast pass too.
+    fb.allowed = int8_t(fused_allowed(port, origin));
+    if (fb.allowed & FusedBurst::kTrace) {
+        fb.trace_min_l3 = sizeof(wire::Ipv6Hdr) + 8;
+        fb.same_l3 = fb.ref.end_l3;
+    }
+    // Only where this port takes tunnel ends (fused_header_fast counts on
+    // it), and while the snapshot is the one the address is of.
+    if ((fb.allowed & FusedBurst::kTunnel) && &s == own_snap && s.generation == own_generation)
+        std::memcpy(fb.own_last, own_last, sizeof own_last);
     for (uint16_t i = 0; i < n; ++i) {
         if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
         if (!fused_header_fast<kTunnels>(own_mac, pkts[i], i, dsts[i], l3_len, fb) &&
@@ -1830,6 +1854,11 @@ template <bool kTunnels>
     }
     fb.tally(n);
     fused_tunnels = fb.n_tunnel != 0;
+    if (fb.n_tunnel) {
+        std::memcpy(own_last, fb.own_last, sizeof own_last);
+        own_snap = &s;
+        own_generation = s.generation;
+    }
     fused_last = fb.n_special != 0;
     if (fb.n_special) return fused_forward(s, in_port, pkts, n, dsts, l3_len, fib_nhs, have_nhs, fb);
     return route_plain(s, in_port, pkts, n, origin, fib_nhs, have_nhs, dsts, l3_len);

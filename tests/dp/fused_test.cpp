@@ -766,6 +766,27 @@ TEST_F(FusedPath, NearMissesLeaveTheBurstToTheStages) {
         burst.push_back({frame(*decap, 1, ipv6("db03::9", "db01::5", 0, 64, h))});
     }
     compare(*decap, 1, {burst}, false);
+
+    // What the last burst left, its reference header and the address of
+    // ours its tunnel ends went to, holds only where it is still true: not
+    // on a port that takes no traces, not in a snapshot where that address
+    // is no longer ours.
+    std::vector<Input> prime;
+    for (size_t i = 0; i < 8; ++i) prime.push_back({frame(*transit, 0, good_transit(64))});
+    burst.clear();
+    for (size_t i = 0; i < 8; ++i) {
+        Bytes h = std_hbh(17, 0x800000, 12, 3);  // good_transit's header
+        test::append(h, udp());
+        burst.push_back({frame(*transit, 1, ipv6("db03::9", "db01::5", 0, 64, h))});
+    }
+    compare_each({transit.get(), transit.get()}, {0, 1}, {prime, burst}, false);
+    std::string moved = kDecapYaml;
+    const std::string from = "addresses: [db02::2/64]";
+    moved.replace(moved.find(from), from.size(), "addresses: [db02::3/64]");
+    auto decap_moved = snap(moved.c_str());
+    std::vector<Input> tunnels;
+    for (size_t i = 0; i < 8; ++i) tunnels.push_back({frame(*decap, 0, good_tunnel(0, 2))});
+    compare_each({decap.get(), decap_moved.get()}, 0, {tunnels, tunnels}, false);
 }
 
 }  // namespace
