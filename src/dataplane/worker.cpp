@@ -111,8 +111,14 @@ struct FusedBurst {
     };
 
     // `ref`: the last kTrace header of the last burst that took this path,
-    // whose claim the worker still holds (see Worker::fused_fc).
-    explicit FusedBurst(const TraceRef& r) : ref(r), queue_depth(r.queue_depth) {}
+    // whose claim the worker still holds (see Worker::fused_fc); `kinds`:
+    // what the burst's port and origin allow (Worker::fused_allowed).
+    FusedBurst(const TraceRef& r, uint8_t kinds)
+        : allowed(kinds),
+          same_l3(kinds & kTrace ? r.end_l3 : ~0u),
+          trace_min_l3(kinds & kTrace ? uint32_t(sizeof(wire::Ipv6Hdr)) + 8 : ~0u),
+          ref(r),
+          queue_depth(r.queue_depth) {}
 
     static constexpr uint8_t kTrace = 1;   // a standard one-trace HbH to fill
     static constexpr uint8_t kTunnel = 2;  // ip6ip6 to us, to decapsulate
@@ -132,18 +138,16 @@ struct FusedBurst {
     // by tally once the header pass is over.
     uint8_t n_special = 0;
     uint8_t n_tunnel = 0;
-    // The kinds the burst's port and origin allow; until asked, a negative
-    // value without any kind's bit.
-    int8_t allowed = INT8_MIN;
-    // The reference header's end, from the IPv6 header, once kTrace is
-    // known to be allowed (forward_fused asks first; fused_admit notes the
-    // new reference's); until then more than any length: same_trace's
-    // first compare.
-    uint32_t same_l3 = ~0u;
+    // The kinds the burst's port and origin allow.
+    uint8_t allowed;
+    // The reference header's end, from the IPv6 header, where kTrace is
+    // allowed (fused_admit notes each new reference's); else more than any
+    // length: same_trace's first compare.
+    uint32_t same_l3;
     // The least length a kTrace packet can have, its IPv6 header and a
-    // Hop-by-Hop header's 8 octets, once fused_admit has found kTrace
-    // allowed, else more than any: one compare for both.
-    uint32_t trace_min_l3 = ~0u;
+    // Hop-by-Hop header's 8 octets, where kTrace is allowed, else more than
+    // any: one compare for both.
+    uint32_t trace_min_l3;
     TraceRef ref;
     // Some kTrace packet's type may have the queue depth field: only then
     // does the burst need QueueAhead. Each kTrace header is the reference
@@ -176,22 +180,29 @@ struct FusedBurst {
         return true;
     }
 
+#ifdef __SSE2__
+    // Bit i set where `test` (a byte-wise compare of 16 kinds) is true for
+    // kind[i], for the whole burst.
+    template <class Test>
+    uint32_t kinds_where(Test test) const {
+        static_assert(kBurst == 32);
+        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kind));
+        const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kind + 16));
+        return uint32_t(_mm_movemask_epi8(test(lo))) |
+               uint32_t(_mm_movemask_epi8(test(hi))) << 16;
+    }
+#endif
+
     // n_special and n_tunnel for the burst's `n` packets: one pass over
     // kind, rather than two counters in memory for fused_admit to add to.
     // (kind is 0 past the n packets: no mask needed.)
     void tally([[maybe_unused]] uint16_t n) {
 #ifdef __SSE2__
-        static_assert(kBurst == 32);
         const __m128i zero = _mm_setzero_si128();
         const __m128i tunnel = _mm_set1_epi8(char(kTunnel));
-        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kind));
-        const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kind + 16));
-        auto mask = [](__m128i l, __m128i h) {
-            return uint32_t(_mm_movemask_epi8(l)) | uint32_t(_mm_movemask_epi8(h)) << 16;
-        };
-        const uint32_t plain = mask(_mm_cmpeq_epi8(lo, zero), _mm_cmpeq_epi8(hi, zero));
-        const uint32_t ends = mask(_mm_cmpeq_epi8(_mm_and_si128(lo, tunnel), tunnel),
-                                   _mm_cmpeq_epi8(_mm_and_si128(hi, tunnel), tunnel));
+        const uint32_t plain = kinds_where([&](__m128i k) { return _mm_cmpeq_epi8(k, zero); });
+        const uint32_t ends = kinds_where(
+            [&](__m128i k) { return _mm_cmpeq_epi8(_mm_and_si128(k, tunnel), tunnel); });
         n_special = uint8_t(std::popcount(~plain));
         n_tunnel = uint8_t(std::popcount(ends));
 #else
@@ -206,12 +217,8 @@ struct FusedBurst {
     // Every one of the burst's `n` packets is of kind `k`.
     bool all_kind(uint16_t n, uint8_t k) const {
 #ifdef __SSE2__
-        static_assert(kBurst == 32);
         const __m128i want = _mm_set1_epi8(char(k));
-        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kind));
-        const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kind + 16));
-        const uint32_t eq = uint32_t(_mm_movemask_epi8(_mm_cmpeq_epi8(lo, want))) |
-                            uint32_t(_mm_movemask_epi8(_mm_cmpeq_epi8(hi, want))) << 16;
+        const uint32_t eq = kinds_where([&](__m128i x) { return _mm_cmpeq_epi8(x, want); });
         const uint32_t all = n < 32 ? (1u << n) - 1 : ~0u;
         return (eq & all) == all;
 #else
@@ -455,16 +462,15 @@ struct Worker {
                        Origin origin, uint64_t* fib_nhs, bool& have_nhs);
     enum HeaderVerdict { kNext, kRefuse, kSwitch };
     template <bool kFused>
-    HeaderVerdict plain_header(const PortView& port, Origin origin, const OwnMac& own_mac,
-                               rte_mbuf* m, unsigned i, uint8_t* dst, uint32_t* l3_len,
-                               const OwnAddresses::View* own = nullptr,
+    HeaderVerdict plain_header(const OwnMac& own_mac, rte_mbuf* m, unsigned i, uint8_t* dst,
+                               uint32_t* l3_len, const OwnAddresses::View* own = nullptr,
                                FusedBurst* fb = nullptr);
     template <bool kTunnels>
     bool fused_header_fast(const OwnMac& own_mac, rte_mbuf* m, unsigned i, uint8_t* dst,
                            uint32_t* l3_len, FusedBurst& fb);
-    HeaderVerdict fused_header_slow(const PortView& port, Origin origin, const OwnMac& own_mac,
-                                    rte_mbuf* m, unsigned i, uint8_t* dst, uint32_t* l3_len,
-                                    const OwnAddresses::View& own, FusedBurst& fb);
+    HeaderVerdict fused_header_slow(const OwnMac& own_mac, rte_mbuf* m, unsigned i, uint8_t* dst,
+                                    uint32_t* l3_len, const OwnAddresses::View& own,
+                                    FusedBurst& fb);
     bool forward_fused(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                        Origin origin, uint64_t* fib_nhs, bool& have_nhs) {
         return fused_tunnels ? forward_fused<true>(s, in_port, pkts, n, origin, fib_nhs, have_nhs)
@@ -526,9 +532,8 @@ struct Worker {
     // forward_plain's extension to IOAM transit and tunnel ends: see
     // fused_admit. FusedBurst holds what its header pass learnt.
     uint8_t fused_allowed(const PortView& port, Origin origin) const;
-    bool fused_admit(const PortView& port, Origin origin, const rte_mbuf* m, const uint8_t* ip,
-                     uint32_t l3_len, const OwnAddresses::View& own, uint16_t i,
-                     FusedBurst& fb, uint8_t* dst);
+    bool fused_admit(const rte_mbuf* m, const uint8_t* ip, uint32_t l3_len,
+                     const OwnAddresses::View& own, uint16_t i, FusedBurst& fb, uint8_t* dst);
     bool fused_forward(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                        uint8_t (*dsts)[16], const uint32_t* l3_len, uint64_t* fib_nhs,
                        bool& have_nhs, const FusedBurst& fb);
@@ -1561,6 +1566,18 @@ template <bool kColdOdd = false>
     return l3 <= avail;  // else Ipv6BadLength
 }
 
+// plain_ipv6 for a loop with no call in it: an address with an odd first
+// octet is refused too, for the caller's slow path to tell the few that
+// pass from the rest.
+[[gnu::always_inline]] inline bool usual_ipv6(const wire::Ipv6Hdr* ip, uint32_t avail,
+                                              uint32_t& l3) {
+    if ((ip->vtc_flow[0] >> 4) != 6 || ip->hop_limit <= 1) return false;
+    if (unsigned(odd_first_octet(ip->src[0])) | unsigned(odd_first_octet(ip->dst[0])))
+        return false;
+    l3 = uint32_t(sizeof(wire::Ipv6Hdr)) + load_be16(ip->payload_len);
+    return l3 <= avail;
+}
+
 // What send writes into a plain forward (hop limit, both MACs), from the
 // next hop's prefilled Ethernet octets; `frame` is the packet's first octet.
 inline void write_plain_headers(uint8_t* frame, const uint8_t (&eth)[sizeof NextHop::eth]) {
@@ -1622,8 +1639,8 @@ inline void send_plain_one(Worker& w, rte_mbuf* const* pkts, uint16_t n, const N
 // next; otherwise they end the pass with kSwitch). kNext: go on.
 template <bool kFused>
 [[gnu::always_inline]] inline Worker::HeaderVerdict Worker::plain_header(
-    const PortView& port, Origin origin, const OwnMac& own_mac, rte_mbuf* m, unsigned i,
-    uint8_t* dst, uint32_t* l3_len, const OwnAddresses::View* own, FusedBurst* fb) {
+    const OwnMac& own_mac, rte_mbuf* m, unsigned i, uint8_t* dst, uint32_t* l3_len,
+    const OwnAddresses::View* own, FusedBurst* fb) {
     constexpr uint32_t kEth = sizeof(wire::EtherHdr);
     constexpr uint32_t kIp6 = sizeof(wire::Ipv6Hdr);
     const uint32_t frame_len = rte_pktmbuf_pkt_len(m);
@@ -1650,7 +1667,7 @@ template <bool kFused>
     if ((next | wire::kProtoIpv6) == wire::kProtoIpv6) {
         if constexpr (!kFused)
             return kSwitch;
-        else if (!fused_admit(port, origin, m, reinterpret_cast<const uint8_t*>(ip), l3, *own,
+        else if (!fused_admit(m, reinterpret_cast<const uint8_t*>(ip), l3, *own,
                               uint16_t(i), *fb, dst))
             return kRefuse;
     }
@@ -1682,8 +1699,8 @@ template <bool kFused>
         send_plain_one(*this, pkts, n, nh0);
         return true;
     }
+    // Else some packet has another next hop (or does not fit).
     const NextHop* hops[kBurst];
-    uint64_t others = 0;  // any bit set: not every packet has the first's next hop
     for (unsigned i = 0; i < n; ++i) {
         const NextHop& nh = s.nexthops[fib_nhs[i] < n_nexthops ? fib_nhs[i] : 0];
         // No route, encap, unknown MAC or too big: the stages decide.
@@ -1694,12 +1711,8 @@ template <bool kFused>
             return false;
         }
         hops[i] = &nh;
-        others |= fib_nhs[i] ^ first;
     }
-    if (others)
-        send_plain(*this, pkts, hops, n);
-    else
-        send_plain_one(*this, pkts, n, *hops[0]);
+    send_plain(*this, pkts, hops, n);
     return true;
 }
 
@@ -1731,12 +1744,12 @@ bool Worker::forward_plain(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     HeaderVerdict v = kNext;
     for (; i + kPrefetchAhead < n; ++i) {
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
-        if ((v = plain_header<false>(port, origin, own_mac, pkts[i], i, dsts[i], l3_len)) != kNext)
+        if ((v = plain_header<false>(own_mac, pkts[i], i, dsts[i], l3_len)) != kNext)
             break;
     }
     if (v == kNext)
         for (; i < n; ++i)
-            if ((v = plain_header<false>(port, origin, own_mac, pkts[i], i, dsts[i], l3_len)) !=
+            if ((v = plain_header<false>(own_mac, pkts[i], i, dsts[i], l3_len)) !=
                 kNext)
                 break;
     if (v == kRefuse) return false;
@@ -1766,11 +1779,8 @@ template <bool kTunnels>
     if (load_be16(eth->ether_type) != wire::kEtherTypeIpv6 || !own_mac.takes(eth)) return false;
     const auto* ip = reinterpret_cast<const wire::Ipv6Hdr*>(eth + 1);
     const auto* p = reinterpret_cast<const uint8_t*>(ip);
-    if ((ip->vtc_flow[0] >> 4) != 6 || ip->hop_limit <= 1) return false;
-    if (unsigned(odd_first_octet(ip->src[0])) | unsigned(odd_first_octet(ip->dst[0])))
-        return false;
-    const uint32_t l3 = kIp6 + load_be16(ip->payload_len);
-    if (l3 > rte_pktmbuf_pkt_len(m) - kEth) return false;
+    uint32_t l3;
+    if (!usual_ipv6(ip, rte_pktmbuf_pkt_len(m) - kEth, l3)) return false;
     const uint8_t next = ip->next_header;
     const uint8_t* lookup = ip->dst;  // the burst's lookup key for this packet
     uint8_t kind = 0;
@@ -1797,12 +1807,9 @@ template <bool kTunnels>
             rfc6040_may_change(ipv6_ecn(p)) || !fb.inner_plain)
             return false;
         const auto* in = reinterpret_cast<const wire::Ipv6Hdr*>(p + off);
-        if ((in->vtc_flow[0] >> 4) != 6 || in->hop_limit <= 1 ||
-            (unsigned(odd_first_octet(in->src[0])) | unsigned(odd_first_octet(in->dst[0]))) ||
-            in->next_header == wire::kProtoHopByHop)
+        uint32_t in_l3;
+        if (!usual_ipv6(in, l3 - off, in_l3) || in->next_header == wire::kProtoHopByHop)
             return false;
-        const uint32_t in_l3 = kIp6 + load_be16(in->payload_len);
-        if (in_l3 > l3 - off) return false;
         fb.inner_off[i] = uint16_t(off);
         fb.inner_l3[i] = uint16_t(in_l3);
         lookup = in->dst;
@@ -1817,9 +1824,9 @@ template <bool kTunnels>
 
 // plain_header<true> out of line, for what fused_header_fast leaves.
 [[gnu::noinline]] Worker::HeaderVerdict Worker::fused_header_slow(
-    const PortView& port, Origin origin, const OwnMac& own_mac, rte_mbuf* m, unsigned i,
-    uint8_t* dst, uint32_t* l3_len, const OwnAddresses::View& own, FusedBurst& fb) {
-    return plain_header<true>(port, origin, own_mac, m, i, dst, l3_len, &own, &fb);
+    const OwnMac& own_mac, rte_mbuf* m, unsigned i, uint8_t* dst, uint32_t* l3_len,
+    const OwnAddresses::View& own, FusedBurst& fb) {
+    return plain_header<true>(own_mac, m, i, dst, l3_len, &own, &fb);
 }
 
 // forward_plain's header pass with fused_admit; then the fused path if it
@@ -1831,17 +1838,12 @@ template <bool kTunnels>
                                              bool& have_nhs) {
     uint8_t dsts[kBurst][16];
     uint32_t l3_len[kBurst];
-    FusedBurst fb{fused_ref};
     const PortView& port = s.ports[in_port];
-    const OwnAddresses::View own = s.own_addresses();
-    const OwnMac own_mac(port, origin);
     // What the port and origin allow, asked once: a burst's first trace
     // like the last burst's reference then takes the fast pass too.
-    fb.allowed = int8_t(fused_allowed(port, origin));
-    if (fb.allowed & FusedBurst::kTrace) {
-        fb.trace_min_l3 = sizeof(wire::Ipv6Hdr) + 8;
-        fb.same_l3 = fb.ref.end_l3;
-    }
+    FusedBurst fb{fused_ref, fused_allowed(port, origin)};
+    const OwnAddresses::View own = s.own_addresses();
+    const OwnMac own_mac(port, origin);
     // Only where this port takes tunnel ends (fused_header_fast counts on
     // it), and while the snapshot is the one the address is of.
     if ((fb.allowed & FusedBurst::kTunnel) && &s == own_snap && s.generation == own_generation)
@@ -1849,7 +1851,7 @@ template <bool kTunnels>
     for (uint16_t i = 0; i < n; ++i) {
         if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
         if (!fused_header_fast<kTunnels>(own_mac, pkts[i], i, dsts[i], l3_len, fb) &&
-            fused_header_slow(port, origin, own_mac, pkts[i], i, dsts[i], l3_len, own, fb) != kNext)
+            fused_header_slow(own_mac, pkts[i], i, dsts[i], l3_len, own, fb) != kNext)
             return false;
     }
     fb.tally(n);
@@ -2020,9 +2022,9 @@ template <bool kTunnels>
 // packet that is plain after all (ip6ip6 for another node, or a next header
 // forward_plain's one test let through) passes with nothing noted. `dst`
 // (the burst's lookup key for packet `i`) holds the packet's destination.
-bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
-                         const uint8_t* ip, uint32_t l3_len, const OwnAddresses::View& own,
-                         uint16_t i, FusedBurst& fb, uint8_t* dst) {
+bool Worker::fused_admit(const rte_mbuf* m, const uint8_t* ip, uint32_t l3_len,
+                         const OwnAddresses::View& own, uint16_t i, FusedBurst& fb,
+                         uint8_t* dst) {
     constexpr uint32_t kIp6 = sizeof(wire::Ipv6Hdr);
     uint8_t kind = 0;
     uint8_t next = ip[6];
@@ -2031,11 +2033,7 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
         if (m->nb_segs != 1) return false;
         // Whether the port and origin allow kTrace, and parse_ipv6's first
         // HbhTruncated check (a zero payload length, a jumbogram, fails it).
-        if (l3_len < fb.trace_min_l3) [[unlikely]] {
-            if (fb.allowed < 0) fb.allowed = int8_t(fused_allowed(port, origin));
-            if (fb.allowed & FusedBurst::kTrace) fb.trace_min_l3 = kIp6 + 8;
-            if (l3_len < fb.trace_min_l3) return false;
-        }
+        if (l3_len < fb.trace_min_l3) return false;
         // The second, then layout and option.
         const uint32_t hbh_len = (uint32_t(ip[kIp6 + 1]) + 1) * 8;
         if (kIp6 + hbh_len > l3_len) return false;
@@ -2057,11 +2055,7 @@ bool Worker::fused_admit(const PortView& port, Origin origin, const rte_mbuf* m,
         return true;
     }
     if (m->nb_segs != 1) return false;
-    if (!(fb.allowed & FusedBurst::kTunnel)) {
-        if (fb.allowed >= 0) return false;
-        fb.allowed = int8_t(fused_allowed(port, origin));
-        if (!(fb.allowed & FusedBurst::kTunnel)) return false;
-    }
+    if (!(fb.allowed & FusedBurst::kTunnel)) return false;
     // locate_inner's and decapsulate's checks, for the one layout taken
     // (the inner version last: a plain inner header has passed it).
     if (off + kIp6 > l3_len) return false;
